@@ -1,0 +1,29 @@
+# Two set-up commands on a fresh machine (Python 3.11, no GPU):
+#   make tiny   installs everything and regenerates results/table{1,2,3} on the CPU profile
+#   make test   installs what the tests need and runs the test suite (.ci/run calls this)
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+CORES ?= all
+
+.PHONY: setup tiny paper test lint
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+tiny: setup
+	snakemake --cores $(CORES) --config params=params/tiny.yaml --rerun-incomplete
+
+paper: setup
+	snakemake --cores $(CORES) --config params=params/paper.yaml --rerun-incomplete
+
+lint: setup
+	ruff check srlm tests bench
+
+test: setup lint
+	pytest

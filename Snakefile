@@ -1,0 +1,36 @@
+# srlm: the study as one graph.
+#   dataset -> (tiny tokenizer/models | hub models) -> teacher traces -> SFT / KD / RL chains
+#   -> evaluation -> results/table{1,2,3}.{csv,md,png}
+# Params file: --config params=params/tiny.yaml (default params/paper.yaml, or $SRLM_PARAMS).
+import os
+
+from srlm.config import digest, load_params
+from srlm.paths import INIT, Paths, rule_resources
+
+PARAMS_FILE = config.get("params", os.environ.get("SRLM_PARAMS", "params/paper.yaml"))
+P = load_params(PARAMS_FILE)  # validated before any job starts
+PATHS = Paths(P)
+ROOT = str(PATHS.root)
+SRLM = f"srlm --params {PARAMS_FILE}"
+STAGE = "(sft|lora|kd|rl)"
+PIPELINE = f"{STAGE}(-{STAGE})*"
+
+wildcard_constraints:
+    model="|".join(P.models),
+    dataset="|".join(P.datasets),
+    bench="|".join(P.datasets),
+    pipeline=PIPELINE,
+    n="[123]",
+
+
+include: "rules/data.smk"
+include: "rules/models.smk"
+include: "rules/teacher.smk"
+include: "rules/train.smk"
+include: "rules/eval.smk"
+include: "rules/tables.smk"
+
+
+rule all:
+    input:
+        [str(PATHS.table(n, ext)) for n in (1, 2, 3) for ext in ("csv", "md", "png")],

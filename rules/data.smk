@@ -1,0 +1,14 @@
+# Datasets: pinned hub revision or offline mirror, sha256-checked, normalised, deduplicated.
+
+
+rule data:
+    output:
+        directory(f"{ROOT}/data/{{dataset}}"),
+    params:
+        cfg=lambda wc: digest(P, f"datasets.{wc.dataset}", "tinyworld", "val_fraction", "seed"),
+    resources:
+        **rule_resources(P, "cpu"),
+    log:
+        f"{ROOT}/logs/data/{{dataset}}.log",
+    shell:
+        "{SRLM} data --dataset {wildcards.dataset} 2> {log}"

@@ -1,0 +1,42 @@
+# Starting models: hub models at a pinned revision, or (CPU profile) a tokenizer and tiny models
+# built offline: base (plain-text pre-training), instruct (base + chat tuning), teacher (larger).
+
+
+def model_inputs(wc):
+    spec = P.models[wc.model]
+    if spec.source != "tiny":
+        return []
+    deps = [str(PATHS.data(P.train_data)), str(PATHS.tokenizer)]
+    if spec.init_from:
+        deps.append(str(PATHS.model(spec.init_from)))
+    return deps
+
+
+rule tokenizer:
+    input:
+        str(PATHS.data(P.train_data)),
+    output:
+        directory(str(PATHS.tokenizer)),
+    params:
+        cfg=digest(P, "tiny.vocab_size"),
+    resources:
+        **rule_resources(P, "cpu"),
+    log:
+        f"{ROOT}/logs/tokenizer.log",
+    shell:
+        "{SRLM} tokenizer 2> {log}"
+
+
+rule model:
+    input:
+        model_inputs,
+    output:
+        directory(f"{ROOT}/models/{{model}}/{INIT}"),
+    params:
+        cfg=lambda wc: digest(P, f"models.{wc.model}", "tiny", "seed", "eval.system_prompt"),
+    resources:
+        **rule_resources(P, "gpu"),
+    log:
+        f"{ROOT}/logs/model/{{model}}.log",
+    shell:
+        "{SRLM} model --model {wildcards.model} 2> {log}"

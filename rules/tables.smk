@@ -1,0 +1,28 @@
+# Tables: table1 (models before training), table2 (each method alone), table3 (hybrids).
+
+
+def table_inputs(wc):
+    n = int(wc.n)
+    if n == 1:
+        runs = [(m, INIT) for m in P.tables.table1]
+    else:
+        pipelines = P.tables.table2 if n == 2 else P.tables.table3
+        runs = [(m, p) for m in P.students for p in [INIT, *pipelines]]
+    return [str(PATHS.eval(m, p, b)) for m, p in runs for b in P.eval.benchmarks]
+
+
+rule table:
+    input:
+        table_inputs,
+    output:
+        csv="results/table{n}.csv",
+        md="results/table{n}.md",
+        png="results/table{n}.png",
+    params:
+        cfg=digest(P, "tables", "models", "profile"),
+    resources:
+        **rule_resources(P, "cpu"),
+    log:
+        f"{ROOT}/logs/table{{n}}.log",
+    shell:
+        "{SRLM} tables --table {wildcards.n} 2> {log}"

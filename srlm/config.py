@@ -1,0 +1,342 @@
+"""The params schema: one validated model of the study, shared by Snakemake, DVC and the CLI.
+
+A params file is YAML. ``extends: other.yaml`` deep-merges this file over another one. Every key is
+checked on load: an unknown key or a bad value raises :class:`ParamsError` naming the key, before any
+compute starts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+STAGES = ("sft", "lora", "kd", "rl")
+"""Training stages a pipeline is made of: full SFT, LoRA SFT, knowledge distillation, GRPO."""
+
+
+class ParamsError(ValueError):
+    """A params file is missing, malformed, or names an unknown key or a bad value."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(Strict):
+    """A model of the study: a hub id at a pinned revision, or ``tiny`` (built offline in the graph)."""
+
+    source: str
+    revision: str = "main"
+    template: Literal["plain", "chat"]
+    """Prompt format the model understands before we train it: base models get ``plain``."""
+    role: Literal["student", "teacher"] = "student"
+    init_from: str | None = None
+    """Tiny models only: start from this model's weights (the tiny Instruct starts from the base)."""
+    label: str = ""
+
+
+class DatasetSpec(Strict):
+    """A dataset: hub repo at a pinned revision, files in an offline mirror, checksums."""
+
+    kind: Literal["gsm8k", "camel", "tinyworld"]
+    hub_repo: str = ""
+    revision: str = "main"
+    """Hub commit (or tag) the files are read at; the resolved commit goes into the manifest."""
+    hub_files: dict[str, str] = Field(default_factory=dict)
+    """split -> file path inside the hub repo (parquet or JSONL), fetched by ``hf_hub_download``."""
+    hub_config: str = ""
+    hub_splits: list[str] = Field(default_factory=list)
+    """Splits read with ``datasets.load_dataset`` (repo, config, revision) when no file is named."""
+    mirror_files: dict[str, str] = Field(default_factory=dict)
+    """split -> file path inside the offline mirror directory (``params.mirror``)."""
+    sha256: dict[str, str] = Field(default_factory=dict)
+    """file path (hub or mirror) -> expected sha256; a mismatch stops the stage."""
+    fields: dict[str, str] = Field(default_factory=dict)
+    """Normal-form field -> source field (question, answer, cot), overriding the kind's default."""
+
+
+class TinyWorldSpec(Strict):
+    n_train: int = Field(4000, gt=0)
+    n_test: int = Field(500, gt=0)
+    n_pretrain: int = Field(6000, gt=0)
+    max_steps: int = Field(3, ge=1, le=6)
+    max_operand: int = Field(20, ge=2)
+    seed: int = 7
+
+
+class TinyArch(Strict):
+    hidden_size: int = Field(gt=0)
+    layers: int = Field(gt=0)
+    heads: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0)
+
+
+class TrainSpec(Strict):
+    """Optimiser and loop settings shared by every trainer (mapped onto TRL's Config classes)."""
+
+    lr: float = Field(gt=0)
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = -1
+    batch_size: int = Field(8, gt=0)
+    grad_accum: int = Field(1, gt=0)
+    max_length: int = Field(1024, gt=0)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    scheduler: str = "cosine"
+    save_steps: int = Field(200, gt=0)
+    save_total_limit: int = Field(2, gt=0)
+    logging_steps: int = Field(10, gt=0)
+    bf16: bool = False
+    activation_checkpointing: bool = False
+
+
+class TinyBuildSpec(Strict):
+    """How the CPU profile builds its tokenizer and its base, Instruct and teacher models."""
+
+    vocab_size: int = Field(512, ge=300)
+    student: TinyArch
+    teacher: TinyArch
+    pretrain: TrainSpec
+    """Plain-text pre-training of the base (and the teacher's own base)."""
+    pretrain_max_steps_per_problem: int = Field(2, ge=1)
+    instruct: TrainSpec
+    """Brief chat-format tuning that turns the tiny base into the tiny Instruct model."""
+    teacher_train: TrainSpec
+
+
+class LoraSpec(Strict):
+    r: int = Field(64, gt=0)
+    alpha: int = Field(128, gt=0)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: str | list[str] = "all-linear"
+
+
+class TracesSpec(Strict):
+    """Teacher trace generation with rejection sampling against gold answers."""
+
+    source: Literal["generate", "camel"] = "generate"
+    n_questions: int = -1
+    samples: int = Field(4, gt=0)
+    temperature: float = Field(0.7, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_new_tokens: int = Field(1024, gt=0)
+    batch_size: int = Field(64, gt=0)
+    keep_per_question: int = Field(1, gt=0)
+    backend: Literal["auto", "hf", "vllm"] = "auto"
+
+
+class KdSpec(Strict):
+    mode: Literal["sequence", "logit"] = "sequence"
+    train: TrainSpec
+    temperature: float = Field(1.0, gt=0)
+    beta: float = Field(0.0, ge=0, le=1)
+    """GKD generalised JSD interpolation: 0 = forward KL(teacher||student), 1 = reverse KL."""
+    lmbda: float = Field(0.0, ge=0, le=1)
+    """GKD fraction of on-policy (student-generated) batches."""
+
+
+class RewardSpec(Strict):
+    correctness: float = 1.0
+    format: float = 0.1
+
+
+class RlSpec(Strict):
+    train: TrainSpec
+    num_generations: int = Field(8, ge=2)
+    max_prompt_length: int = Field(512, gt=0)
+    max_completion_length: int = Field(1024, gt=0)
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    beta: float = Field(0.0, ge=0)
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "dapo"
+    epsilon: float = Field(0.2, gt=0)
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    reward: RewardSpec = RewardSpec()
+    use_vllm: bool | Literal["auto"] = "auto"
+    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _divisible(self) -> RlSpec:
+        gen_batch = self.train.batch_size * self.train.grad_accum
+        if gen_batch % self.num_generations:
+            raise ValueError(
+                f"rl.train.batch_size*grad_accum ({gen_batch}) must be divisible by "
+                f"rl.num_generations ({self.num_generations})"
+            )
+        return self
+
+
+class SftSpec(Strict):
+    full: TrainSpec
+    lora: TrainSpec
+    lora_adapter: LoraSpec = LoraSpec()
+
+
+class EvalSpec(Strict):
+    benchmarks: list[str]
+    max_new_tokens: int = Field(1024, gt=0)
+    batch_size: int = Field(64, gt=0)
+    limit: int = -1
+    """Evaluate the first ``limit`` problems only (-1: all)."""
+    backend: Literal["auto", "hf", "vllm"] = "auto"
+    system_prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+class TablesSpec(Strict):
+    table1: list[str]
+    """Models evaluated before any training (students and the teacher)."""
+    table2: list[str]
+    """Single-method pipelines, run for every student."""
+    table3: list[str]
+    """Hybrid pipelines, run for every student."""
+
+    @field_validator("table2", "table3")
+    @classmethod
+    def _pipelines(cls, pipelines: list[str]) -> list[str]:
+        for pipeline in pipelines:
+            parse_pipeline(pipeline)
+        return pipelines
+
+
+class Resources(Strict):
+    """Per-rule scheduler resources (read by the SLURM profile)."""
+
+    gpus: int = Field(0, ge=0)
+    cpus: int = Field(1, gt=0)
+    mem_mb: int = Field(4000, gt=0)
+    runtime_min: int = Field(60, gt=0)
+
+
+class Params(Strict):
+    profile: str
+    seed: int = 1234
+    workdir: str
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    threads: int = Field(1, gt=0)
+    mirror: str | None = None
+    """Offline mirror directory holding dataset files (``../shared/data`` here); null: hub only."""
+    datasets: dict[str, DatasetSpec]
+    train_data: str
+    """Dataset (a key of ``datasets``) whose train split feeds SFT and RL."""
+    models: dict[str, ModelSpec]
+    students: list[str]
+    teacher: str
+    tiny: TinyBuildSpec | None = None
+    tinyworld: TinyWorldSpec = TinyWorldSpec()
+    val_fraction: float = Field(0.05, ge=0, lt=0.5)
+    traces: TracesSpec
+    sft: SftSpec
+    kd: KdSpec
+    rl: RlSpec
+    eval: EvalSpec
+    tables: TablesSpec
+    resources: dict[Literal["cpu", "gpu"], Resources] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> Params:
+        for name in [*self.students, self.teacher]:
+            if name not in self.models:
+                raise ValueError(f"unknown model {name!r}: not a key of models ({sorted(self.models)})")
+        for name in self.tables.table1:
+            if name not in self.models:
+                raise ValueError(f"tables.table1: unknown model {name!r}")
+        if self.train_data not in self.datasets:
+            raise ValueError(f"train_data: unknown dataset {self.train_data!r}")
+        for bench in self.eval.benchmarks:
+            if bench not in self.datasets:
+                raise ValueError(f"eval.benchmarks: unknown dataset {bench!r}")
+        if any(m.source == "tiny" for m in self.models.values()) and self.tiny is None:
+            raise ValueError("models with source 'tiny' need a 'tiny' section")
+        return self
+
+    # paths -------------------------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        return Path(self.workdir)
+
+    def pipelines(self) -> list[str]:
+        """Every pipeline the tables need, with the prefixes they are built from."""
+        out: list[str] = []
+        for pipeline in [*self.tables.table2, *self.tables.table3]:
+            stages = parse_pipeline(pipeline)
+            for i in range(1, len(stages) + 1):
+                prefix = "-".join(stages[:i])
+                if prefix not in out:
+                    out.append(prefix)
+        return out
+
+
+def digest(params: Params, *keys: str) -> str:
+    """A short hash of some params sections (dotted keys): a rule reruns when its sections change."""
+    import hashlib
+    import json
+
+    dump = params.model_dump(mode="json")
+    picked = {}
+    for key in keys:
+        node = dump
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        picked[key] = node
+    return hashlib.sha1(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def parse_pipeline(pipeline: str) -> list[str]:
+    """Split ``sft-kd-rl`` into stages, rejecting unknown ones."""
+    stages = pipeline.split("-")
+    for stage in stages:
+        if stage not in STAGES:
+            raise ValueError(f"pipeline {pipeline!r}: unknown stage {stage!r} (known: {', '.join(STAGES)})")
+    return stages
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_raw(path: str | os.PathLike) -> dict:
+    """Read a params YAML file, resolving ``extends`` chains."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: top level must be a mapping")
+    parent = raw.pop("extends", None)
+    if parent:
+        raw = _merge(read_raw(path.parent / parent), raw)
+    return raw
+
+
+def _describe(err: ValidationError, path: Path) -> str:
+    lines = [f"{path}: invalid params"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_params(path: str | os.PathLike, overrides: dict | None = None) -> Params:
+    """Load and validate a params file; raise :class:`ParamsError` naming any bad key."""
+    raw = read_raw(path)
+    if overrides:
+        raw = _merge(raw, overrides)
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(_describe(err, Path(path))) from None

@@ -1,0 +1,88 @@
+"""Batched generation behind one interface: HF ``generate`` (left padding) or vLLM when importable."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from .models import stop_ids
+
+
+@dataclass
+class Completion:
+    text: str
+    stopped: bool
+    """Ended on an eos/<|im_end|> token rather than the token limit."""
+    n_tokens: int
+
+
+def backend_name(requested: str, device: str) -> str:
+    if requested == "vllm" or (requested == "auto" and device == "cuda"
+                               and importlib.util.find_spec("vllm") is not None):
+        return "vllm"
+    return "hf"
+
+
+def generate_hf(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int,
+                temperature: float = 0.0, top_p: float = 1.0, n: int = 1, seed: int = 0,
+                desc: str = "generate") -> list[list[Completion]]:
+    """``n`` completions per prompt; prompts are sorted by length to cut padding."""
+    import torch
+
+    eos = stop_ids(tokenizer)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    out: list[list[Completion]] = [[] for _ in prompts]
+    tokenizer.padding_side = "left"
+    torch.manual_seed(seed)
+    sample = temperature > 0
+    device = next(model.parameters()).device
+    model.eval()
+    jobs = [i for i in order for _ in range(n)]
+    for start in tqdm(range(0, len(jobs), batch_size), desc=desc, mininterval=2):
+        idx = jobs[start:start + batch_size]
+        enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                        add_special_tokens=False).to(device)
+        with torch.no_grad():
+            gen = model.generate(
+                **enc, max_new_tokens=max_new_tokens, do_sample=sample,
+                temperature=temperature if sample else None, top_p=top_p if sample else None,
+                top_k=None, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
+            )
+        new = gen[:, enc["input_ids"].shape[1]:].tolist()
+        for i, ids in zip(idx, new):
+            stopped = any(t in eos for t in ids)
+            if stopped:
+                ids = ids[:next(k for k, t in enumerate(ids) if t in eos)]
+            text = tokenizer.decode(ids, skip_special_tokens=True)
+            out[i].append(Completion(text, stopped, len(ids)))
+    return out
+
+
+def generate_vllm(model_dir: str, prompts: list[str], max_new_tokens: int, temperature: float,
+                  top_p: float, n: int, seed: int) -> list[list[Completion]]:
+    from vllm import LLM, SamplingParams
+
+    llm = LLM(model=model_dir, seed=seed)
+    tok = llm.get_tokenizer()
+    sp = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
+                        seed=seed, stop_token_ids=stop_ids(tok))
+    results = llm.generate(prompts, sp)
+    return [[Completion(o.text, o.finish_reason == "stop", len(o.token_ids)) for o in r.outputs]
+            for r in results]
+
+
+def generate(model_dir: str, prompts: list[str], *, device: str, backend: str,
+             max_new_tokens: int, batch_size: int, temperature: float = 0.0, top_p: float = 1.0,
+             n: int = 1, seed: int = 0, desc: str = "generate") -> tuple[list[list[Completion]], str]:
+    """Generate with the backend the params ask for; returns completions and the backend used."""
+    name = backend_name(backend, device)
+    if name == "vllm":
+        return generate_vllm(model_dir, prompts, max_new_tokens, temperature, top_p, n, seed), name
+    from .models import load_model
+
+    model, tokenizer, _ = load_model(model_dir, device,
+                                     dtype="bfloat16" if device == "cuda" else "float32")
+    return generate_hf(model, tokenizer, prompts, max_new_tokens, batch_size, temperature, top_p,
+                       n, seed, desc), name

@@ -1,0 +1,67 @@
+"""Where each stage writes: one place, used by the CLI, the Snakefile and dvc.yaml's generator.
+
+Paths carry the graph: ``models/{model}/{pipeline}`` is built from ``models/{model}/{prefix}`` (the
+pipeline minus its last stage) or from ``models/{model}/init`` for a one-stage pipeline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import Params, parse_pipeline
+
+INIT = "init"
+
+
+class Paths:
+    def __init__(self, params: Params, results: str | Path = "results"):
+        self.root = Path(params.workdir)
+        self.results = Path(results)
+
+    def data(self, dataset: str) -> Path:
+        return self.root / "data" / dataset
+
+    @property
+    def tokenizer(self) -> Path:
+        return self.root / "models" / "_tokenizer"
+
+    def model(self, name: str, pipeline: str = INIT) -> Path:
+        return self.root / "models" / name / pipeline
+
+    def run(self, name: str, pipeline: str = INIT) -> Path:
+        """Checkpoints and TensorBoard logs of a training run (kept across interruptions)."""
+        return self.root / "runs" / name / pipeline
+
+    @staticmethod
+    def parent(pipeline: str) -> str:
+        """The pipeline a stage starts from: ``sft-kd-rl`` -> ``sft-kd``; ``rl`` -> ``init``."""
+        stages = parse_pipeline(pipeline)
+        return "-".join(stages[:-1]) or INIT
+
+    @property
+    def traces(self) -> Path:
+        return self.root / "traces" / "traces.jsonl"
+
+    @property
+    def traces_report(self) -> Path:
+        return self.root / "traces" / "report.json"
+
+    def eval(self, name: str, pipeline: str, bench: str) -> Path:
+        return self.root / "eval" / name / pipeline / f"{bench}.json"
+
+    def samples(self, name: str, pipeline: str, bench: str) -> Path:
+        return self.root / "eval" / name / pipeline / f"{bench}.samples.jsonl"
+
+    def table(self, n: int, ext: str = "csv") -> Path:
+        return self.results / f"table{n}.{ext}"
+
+
+def rule_resources(params: Params, kind: str) -> dict:
+    """Snakemake resources (read by the SLURM executor) for a ``cpu`` or ``gpu`` rule."""
+    spec = params.resources.get(kind)
+    if spec is None:
+        return {}
+    out = {"mem_mb": spec.mem_mb, "runtime": spec.runtime_min, "cpus_per_task": spec.cpus}
+    if spec.gpus:
+        out["gpu"] = spec.gpus
+    return out

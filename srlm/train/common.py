@@ -1,0 +1,96 @@
+"""What every trainer shares: device checks, TRL config fields, resume, atomic final save."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from ..config import Params, TrainSpec
+from ..io import atomic_path
+from ..models import save_model
+
+log = logging.getLogger("srlm")
+
+
+class DeviceError(RuntimeError):
+    """The params ask for a GPU and none is visible."""
+
+
+def resolve_device(params: Params) -> str:
+    import torch
+
+    if params.device == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"profile {params.profile!r} sets device: cuda but no CUDA GPU is visible; "
+                          "run it on a GPU host or use a CPU profile (params/tiny.yaml)")
+    if params.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return params.device
+
+
+def setup(params: Params, threads: int | None = None) -> str:
+    """Seed, thread count and device for a stage; returns the device."""
+    import torch
+    from transformers import set_seed
+
+    device = resolve_device(params)
+    torch.set_num_threads(threads or params.threads)
+    set_seed(params.seed)
+    return device
+
+
+def trl_args(spec: TrainSpec, params: Params, run_dir: Path, device: str) -> dict:
+    """Keyword arguments common to ``SFTConfig``, ``GRPOConfig`` and ``GKDConfig``.
+
+    TensorBoard event files go to ``run_dir/runs/``.
+    """
+    return dict(
+        output_dir=str(run_dir),
+        learning_rate=spec.lr,
+        num_train_epochs=spec.epochs,
+        max_steps=spec.max_steps,
+        per_device_train_batch_size=spec.batch_size,
+        gradient_accumulation_steps=spec.grad_accum,
+        warmup_steps=spec.warmup_ratio,  # a float < 1 is a fraction of the steps
+        weight_decay=spec.weight_decay,
+        lr_scheduler_type=spec.scheduler,
+        save_strategy="steps",
+        save_steps=spec.save_steps,
+        save_total_limit=spec.save_total_limit,
+        logging_steps=spec.logging_steps,
+        report_to=["tensorboard"],
+        bf16=spec.bf16 and device == "cuda",
+        activation_checkpointing=spec.activation_checkpointing,
+        use_cpu=device == "cpu",
+        seed=params.seed,
+        data_seed=params.seed,
+        dataloader_num_workers=0,
+        save_only_model=False,
+    )
+
+
+def train_and_save(trainer, run_dir: Path, out_dir: Path, template: str, lineage: list[str],
+                   merge_lora: bool = False, **meta) -> dict:
+    """Train (resuming from the last checkpoint in ``run_dir``), then save ``out_dir`` atomically."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(run_dir)) if run_dir.is_dir() else None
+    if last:
+        log.warning("resuming from %s", last)
+        print(f"srlm: resuming from {last}", flush=True)
+    result = trainer.train(resume_from_checkpoint=last)
+    model = trainer.model
+    if merge_lora:
+        model = model.merge_and_unload()
+    tokenizer = trainer.processing_class
+    summary = {
+        "resumed_from": last,
+        "global_step": trainer.state.global_step,
+        "train_runtime_s": result.metrics.get("train_runtime"),
+        "log_history": trainer.state.log_history,
+    }
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir(parents=True)
+        save_model(model, tokenizer, tmp, template, lineage, **meta)
+        (tmp / "train_log.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary

@@ -1,0 +1,78 @@
+"""RL with TRL's ``GRPOTrainer`` and verifiable rewards.
+
+Rewards: ``correctness`` (math-verify against gold, weight ``rl.reward.correctness``) plus a
+``format`` term (the completion states a checkable final answer, weight ``rl.reward.format``).
+Prompts keep the template the incoming model understands (plain for a base model: "zero-RL").
+TRL logs ``frac_reward_zero_std``: the fraction of groups whose rewards are all equal, which carry
+no learning signal; it is kept in ``train_log.json`` and TensorBoard.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from ..config import Params
+from ..grading import grade, has_format
+from ..models import load_model, render_prompt
+from .common import setup, train_and_save, trl_args
+
+
+def correctness_reward(completions: list[str], answer: list[str], **_) -> list[float]:
+    return [1.0 if grade(c, a)["correct"] else 0.0 for c, a in zip(completions, answer)]
+
+
+def format_reward(completions: list[str], **_) -> list[float]:
+    return [1.0 if has_format(c) else 0.0 for c in completions]
+
+
+def use_vllm(setting: bool | str, device: str) -> bool:
+    """TRL's colocated vLLM rollouts: ``auto`` uses them when vLLM and a GPU are there."""
+    available = device == "cuda" and importlib.util.find_spec("vllm") is not None
+    if setting is True and not available:
+        raise RuntimeError("rl.use_vllm: true, but vLLM is not importable or no GPU is visible")
+    return setting is True or (setting == "auto" and available)
+
+
+def run_rl(params: Params, model_dir: Path, out_dir: Path, run_dir: Path, rows: list[dict],
+           lineage: list[str]) -> dict:
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    cfg = params.rl
+    device = setup(params)
+    model, tokenizer, meta = load_model(model_dir, device)
+    template = meta["template"]
+    if template == "chat":
+        from ..models import use_chat_eos
+
+        use_chat_eos(tokenizer, model)
+    data = []
+    for r in rows:
+        prompt = render_prompt(tokenizer, r["question"], template, params.eval.system_prompt)
+        if len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) <= cfg.max_prompt_length:
+            data.append({"prompt": prompt, "answer": r["answer"]})
+    if not data:
+        raise ValueError(f"rl: every prompt is longer than rl.max_prompt_length={cfg.max_prompt_length}")
+    vllm = use_vllm(cfg.use_vllm, device)
+    config = GRPOConfig(
+        **trl_args(cfg.train, params, run_dir, device),
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        beta=cfg.beta,
+        loss_type=cfg.loss_type,
+        epsilon=cfg.epsilon,
+        scale_rewards=cfg.scale_rewards,
+        reward_weights=[cfg.reward.correctness, cfg.reward.format],
+        use_vllm=vllm,
+        vllm_mode="colocate",
+        vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+        log_completions=False,
+    )
+    trainer = GRPOTrainer(model=model, reward_funcs=[correctness_reward, format_reward],
+                          args=config, train_dataset=Dataset.from_list(data),
+                          processing_class=tokenizer)
+    return train_and_save(trainer, run_dir, out_dir, template, lineage, rl_prompts=len(data),
+                          vllm=vllm)

@@ -1,0 +1,27 @@
+"""Shared fixtures: paths to the repo, the offline data mirror and the params files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MIRROR = Path(os.environ.get("SRLM_MIRROR", REPO.parent / "shared" / "data"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    if not (MIRROR / "gsm8k" / "test.jsonl").is_file():
+        pytest.fail(f"offline data mirror not found at {MIRROR} (set SRLM_MIRROR)")
+    return MIRROR
+
+
+@pytest.fixture
+def tiny_raw() -> dict:
+    from srlm.config import read_raw
+
+    return read_raw(REPO / "params" / "tiny.yaml")

@@ -1,0 +1,78 @@
+"""Params are validated on load: a typo or a bad value is an error naming the key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from srlm.config import ParamsError, load_params, parse_pipeline
+
+from .conftest import REPO
+
+
+def _write(tmp_path, raw: dict):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_shipped_profiles_load():
+    tiny = load_params(REPO / "params" / "tiny.yaml")
+    paper = load_params(REPO / "params" / "paper.yaml")
+    assert tiny.device == "cpu" and paper.device == "cuda"
+    assert paper.sft.full.lr == 4e-5 and paper.sft.full.epochs == 4 and paper.sft.full.max_length == 8192
+    assert paper.sft.lora.lr == 1e-4
+    assert "sft-kd-rl" in tiny.pipelines() and "sft-kd" in tiny.pipelines()
+
+
+def test_unknown_key_is_named(tmp_path, tiny_raw):
+    tiny_raw["sft"]["full"]["lrr"] = 1e-3
+    with pytest.raises(ParamsError, match=r"sft\.full\.lrr: unknown key"):
+        load_params(_write(tmp_path, tiny_raw))
+
+
+def test_bad_value_is_named(tmp_path, tiny_raw):
+    tiny_raw["rl"]["train"]["lr"] = -1
+    with pytest.raises(ParamsError, match=r"rl\.train\.lr"):
+        load_params(_write(tmp_path, tiny_raw))
+
+
+def test_unknown_stage_and_model(tmp_path, tiny_raw):
+    tiny_raw["tables"]["table3"] = ["sft-ppo"]
+    with pytest.raises(ParamsError, match="unknown stage 'ppo'"):
+        load_params(_write(tmp_path, tiny_raw))
+    tiny_raw["tables"]["table3"] = ["sft-rl"]
+    tiny_raw["students"] = ["base", "qwen-7b"]
+    with pytest.raises(ParamsError, match="unknown model 'qwen-7b'"):
+        load_params(_write(tmp_path, tiny_raw))
+
+
+def test_grpo_batch_must_divide_by_group(tmp_path, tiny_raw):
+    tiny_raw["rl"]["num_generations"] = 7
+    with pytest.raises(ParamsError, match="divisible by rl.num_generations"):
+        load_params(_write(tmp_path, tiny_raw))
+
+
+def test_extends_merges(tmp_path):
+    child = tmp_path / "child.yaml"
+    child.write_text(f"extends: {REPO / 'params' / 'tiny.yaml'}\nrl: {{train: {{lr: 5.0e-5}}}}\n")
+    params = load_params(child)
+    assert params.rl.train.lr == 5e-5 and params.rl.num_generations == 8
+
+
+def test_parse_pipeline():
+    assert parse_pipeline("sft-kd-rl") == ["sft", "kd", "rl"]
+    with pytest.raises(ValueError):
+        parse_pipeline("sft--rl")
+
+
+def test_cli_reports_bad_params(tmp_path, tiny_raw):
+    tiny_raw["eval"]["benchmark"] = ["tinyworld"]
+    path = _write(tmp_path, tiny_raw)
+    proc = subprocess.run([sys.executable, "-m", "srlm.cli", "--params", str(path), "check"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "eval.benchmark: unknown key" in proc.stderr
