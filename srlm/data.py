@@ -159,7 +159,7 @@ def build_tinyworld(params: Params) -> tuple[dict[str, list[dict]], dict]:
     tiny = params.tiny
     splits = generate_splits(tw.n_train, tw.n_test, tw.n_pretrain, tw.max_steps, tw.max_operand,
                              tiny.pretrain_max_steps_per_problem if tiny else 2, tw.seed)
-    for split, rows in splits.items():
+    for rows in splits.values():
         for row in rows:
             row["source"] = "tinyworld"
     return splits, {"generator": "srlm.tinyworld", "seed": tw.seed, **tw.model_dump()}
@@ -176,7 +176,8 @@ def run_data(params: Params, name: str, out_dir: str | Path) -> dict:
         splits, manifest["origin"] = build_tinyworld(params)
     else:
         splits, origins = {}, {}
-        for split in tqdm(sorted({*spec.mirror_files, *spec.hub_files, *spec.hub_splits}), desc=f"data {name}"):
+        names = sorted({*spec.mirror_files, *spec.hub_files, *spec.hub_splits})
+        for split in tqdm(names, desc=f"data {name}"):
             path, origins[split] = fetch(spec, split, params.mirror, name)
             splits[split] = normalise(spec, name, split, path)
         manifest["origin"] = origins

@@ -1,0 +1,72 @@
+"""A killed training stage leaves no finished-looking output and resumes from its last checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+PARAMS = REPO / "tests" / "resume.yaml"
+
+
+def srlm(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "srlm.cli", "--params", str(PARAMS), *args],
+                          cwd=cwd, capture_output=True, text=True)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    cwd = tmp_path_factory.mktemp("resume")
+    srlm(cwd, "data", "--dataset", "tinyworld")
+    srlm(cwd, "tokenizer")
+    srlm(cwd, "model", "--model", "base")
+    return cwd
+
+
+@pytest.mark.parametrize("pipeline,first_ckpt,steps", [("sft", 8, 40), ("rl", 4, 16)])
+def test_kill_then_resume(base, pipeline, first_ckpt, steps):
+    runs = base / "work/resume/runs/base" / pipeline
+    out = base / "work/resume/models/base" / pipeline
+    proc = subprocess.Popen([sys.executable, "-m", "srlm.cli", "--params", str(PARAMS), "train",
+                             "--model", "base", "--pipeline", pipeline], cwd=base,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    while not any((runs / f"checkpoint-{k}" / "trainer_state.json").exists()
+                  for k in range(first_ckpt, steps, first_ckpt)):
+        assert proc.poll() is None, "training ended before it could be killed"
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "a killed stage left an output that looks complete"
+
+    done = srlm(base, "train", "--model", "base", "--pipeline", pipeline)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["resumed_from"] and "checkpoint-" in summary["resumed_from"]
+    assert summary["global_step"] == steps
+    assert (out / "model.safetensors").exists()
+
+
+def test_same_seed_same_weights(base, tmp_path):
+    """Data, tokenizer and model building are deterministic: the same bytes from the same seeds."""
+    srlm(tmp_path, "data", "--dataset", "tinyworld")
+    srlm(tmp_path, "tokenizer")
+    srlm(tmp_path, "model", "--model", "base")
+    for rel in ("data/tinyworld/train.jsonl", "models/_tokenizer/tokenizer.json",
+                "models/base/init/model.safetensors"):
+        a = (base / "work/resume" / rel).read_bytes()
+        b = (tmp_path / "work/resume" / rel).read_bytes()
+        assert a == b, f"{rel} differs between two builds with the same seed"
