@@ -120,6 +120,12 @@ def cmd_tables(args) -> None:
         print(write_table(params, paths, n))
 
 
+def cmd_dvc(args) -> None:
+    from .dvcgen import dvc_yaml
+
+    print(dvc_yaml(_params(args), args.params), end="")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="srlm", description=__doc__)
     parser.add_argument("--params", default=os.environ.get("SRLM_PARAMS", "params/paper.yaml"),
@@ -147,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table", type=int, action="append", choices=(1, 2, 3))
     p.add_argument("--results", type=Path, default=Path("results"))
     p.set_defaults(fn=cmd_tables)
+    sub.add_parser("dvc", help="print dvc.yaml for these params").set_defaults(fn=cmd_dvc)
     args = parser.parse_args(argv)
     try:
         args.fn(args)

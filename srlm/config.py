@@ -42,7 +42,7 @@ class ModelSpec(Strict):
 class DatasetSpec(Strict):
     """A dataset: hub repo at a pinned revision, files in an offline mirror, checksums."""
 
-    kind: Literal["gsm8k", "camel", "tinyworld"]
+    kind: Literal["gsm8k", "camel", "math", "tinyworld"]
     hub_repo: str = ""
     revision: str = "main"
     """Hub commit (or tag) the files are read at; the resolved commit goes into the manifest."""
@@ -57,6 +57,10 @@ class DatasetSpec(Strict):
     """file path (hub or mirror) -> expected sha256; a mismatch stops the stage."""
     fields: dict[str, str] = Field(default_factory=dict)
     """Normal-form field -> source field (question, answer, cot), overriding the kind's default."""
+    answer_from: Literal["field", "boxed"] = "field"
+    """``math`` kind: gold is the answer field itself, or the last ``\\boxed{}`` in it (Minerva)."""
+    fix_escapes: bool = False
+    """Restore LaTeX escapes JSON ate (form feed -> ``\\f``, tab -> ``\\t``): the AIME25 defect."""
 
 
 class TinyWorldSpec(Strict):
@@ -141,8 +145,11 @@ class KdSpec(Strict):
 
 
 class RewardSpec(Strict):
+    """Reward weights: answer correctness, answer format, and arithmetic of the working lines."""
+
     correctness: float = 1.0
     format: float = 0.1
+    arithmetic: float = 0.0
 
 
 class RlSpec(Strict):
@@ -177,8 +184,19 @@ class SftSpec(Strict):
     lora_adapter: LoraSpec = LoraSpec()
 
 
+class SamplingSpec(Strict):
+    """Sampled evaluation (avg@k): ``k`` samples per problem for each seed."""
+
+    k: int = Field(16, gt=0)
+    temperature: float = Field(0.6, gt=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    seeds: list[int] = Field(default_factory=lambda: [0])
+
+
 class EvalSpec(Strict):
     benchmarks: list[str]
+    sampling: dict[str, SamplingSpec] = Field(default_factory=dict)
+    """Benchmarks scored as avg@k over sampled completions (AIME, AMC); the rest greedy pass@1."""
     max_new_tokens: int = Field(1024, gt=0)
     batch_size: int = Field(64, gt=0)
     limit: int = -1
@@ -247,7 +265,7 @@ class Params(Strict):
                 raise ValueError(f"tables.table1: unknown model {name!r}")
         if self.train_data not in self.datasets:
             raise ValueError(f"train_data: unknown dataset {self.train_data!r}")
-        for bench in self.eval.benchmarks:
+        for bench in [*self.eval.benchmarks, *self.eval.sampling]:
             if bench not in self.datasets:
                 raise ValueError(f"eval.benchmarks: unknown dataset {bench!r}")
         if any(m.source == "tiny" for m in self.models.values()) and self.tiny is None:

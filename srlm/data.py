@@ -22,6 +22,7 @@ from .io import DataError, atomic_path, read_jsonl, sha256_file
 DEFAULT_FIELDS = {
     "gsm8k": {"question": "question", "answer": "answer", "cot": "answer"},
     "camel": {"question": "problem", "answer": "groud_truth_solution", "cot": "solution"},
+    "math": {"question": "problem", "answer": "answer", "cot": "solution"},
 }
 CALCULATOR = re.compile(r"<<[^>]*>>")
 
@@ -104,24 +105,58 @@ def _load_hub_split(spec: DatasetSpec, split: str, name: str) -> tuple[Path, dic
                   "fingerprint": ds._fingerprint, "sha256": sha256_file(path), "verified": False}
 
 
+def _text(value) -> str:
+    """A field as text: lists (OlympiadBench) joined, whole floats (AMC ``27.0``) as integers."""
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def _unescape(text: str) -> str:
+    return text.replace("\x0c", "\\f").replace("\t", "\\t")
+
+
+def math_answer(spec: DatasetSpec, raw) -> str:
+    from .grading import last_boxed
+
+    text = _text(raw).strip()
+    if spec.answer_from == "boxed":
+        boxed = last_boxed(text)
+        if boxed is None:
+            raise ValueError("no \\boxed{} answer in the solution")
+        text = boxed
+    if text.startswith("$") and text.endswith("$") and len(text) > 1:
+        text = text.strip("$").strip()
+    return text
+
+
 def normalise(spec: DatasetSpec, name: str, split: str, path: Path) -> list[dict]:
     fields = {**DEFAULT_FIELDS.get(spec.kind, {}), **spec.fields}
     out = []
     for lineno, row in _read_rows(path):
         where = f"{path}:{lineno}"
-        missing = [f for f in ("question", "answer") if not str(row.get(fields[f]) or "").strip()]
+        missing = [f for f in ("question", "answer") if not _text(row.get(fields[f])).strip()]
         if missing:
             raise DataError(f"{where}: missing field(s) {', '.join(fields[f] for f in missing)}")
-        question = str(row[fields["question"]]).strip()
-        raw_answer = str(row[fields["answer"]])
+        question = _text(row[fields["question"]]).strip()
+        raw_answer = _text(row[fields["answer"]])
+        if spec.fix_escapes:
+            question, raw_answer = _unescape(question), _unescape(raw_answer)
         try:
             if spec.kind == "gsm8k":
                 answer, cot = gsm8k_final(raw_answer), gsm8k_cot(raw_answer)
+            elif spec.kind == "math":
+                answer = math_answer(spec, row[fields["answer"]])
+                cot = _text(row.get(fields["cot"])).strip()
             else:
                 answer = gsm8k_final(raw_answer) if "####" in raw_answer else raw_answer.strip()
                 cot = str(row.get(fields["cot"]) or "").strip()
         except ValueError as err:
             raise DataError(f"{where}: field {fields['answer']!r}: {err}") from None
+        if not answer:
+            raise DataError(f"{where}: empty gold answer")
         out.append({"id": f"{name}-{split}-{lineno}", "question": question, "answer": answer,
                     "cot": cot, "source": name})
     return out

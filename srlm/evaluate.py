@@ -1,16 +1,24 @@
-"""The eval stage: generate, extract, grade; per-sample JSONL and a metrics JSON with the protocol."""
+"""The eval stage: generate, extract, grade; per-sample JSONL and a metrics JSON with the protocol.
+
+Greedy pass@1 by default; benchmarks listed in ``eval.sampling`` get avg@k over sampled completions
+for each seed, with the spread over seeds. GSM8K-style sets also report lm-eval's strict ``####``
+and flexible last-number scores beside the math-verify score.
+"""
 
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 from .config import Params
 from .generation import generate
-from .grading import grade
+from .grading import equivalent, flexible_answer, grade, strict_answer
 from .io import read_jsonl, write_json, write_jsonl
 from .models import read_meta, render_prompt
 from .train.common import setup
+
+HASH_STYLE = {"gsm8k", "tinyworld"}
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -40,29 +48,50 @@ def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_js
     tokenizer = load_tokenizer(model_dir)
     system = params.eval.system_prompt
     prompts = [render_prompt(tokenizer, r["question"], meta["template"], system) for r in rows]
-    outs, backend = generate(str(model_dir), prompts, device=device, backend=params.eval.backend,
-                             max_new_tokens=params.eval.max_new_tokens,
-                             batch_size=params.eval.batch_size, seed=params.seed,
-                             desc=f"eval {bench}")
-    samples = []
-    for row, prompt, (comp,) in zip(rows, prompts, outs):
-        text = clean_plain(comp.text) if meta["template"] == "plain" else comp.text
-        samples.append({"id": row["id"], "prompt": prompt, "completion": text,
-                        **grade(text, row["answer"]), "gold": row["answer"],
-                        "stopped": comp.stopped, "n_tokens": comp.n_tokens})
-    n, k = len(samples), sum(s["correct"] for s in samples)
-    lo, hi = wilson(k, n)
+    sampling = params.eval.sampling.get(bench)
+    runs = [(seed, sampling.k, sampling.temperature, sampling.top_p) for seed in sampling.seeds] \
+        if sampling else [(params.seed, 1, 0.0, 1.0)]
+    hash_style = params.datasets[bench].kind in HASH_STYLE
+    samples, per_seed, backend = [], [], "hf"
+    for seed, k, temperature, top_p in runs:
+        outs, backend = generate(str(model_dir), prompts, device=device, backend=params.eval.backend,
+                                 max_new_tokens=params.eval.max_new_tokens,
+                                 batch_size=params.eval.batch_size, temperature=temperature,
+                                 top_p=top_p, n=k, seed=seed, desc=f"eval {bench} seed {seed}")
+        correct = 0
+        for row, prompt, comps in zip(rows, prompts, outs):
+            for index, comp in enumerate(comps):
+                text = clean_plain(comp.text) if meta["template"] == "plain" else comp.text
+                sample = {"id": row["id"], "seed": seed, "sample": index, "prompt": prompt,
+                          "completion": text, **grade(text, row["answer"]), "gold": row["answer"],
+                          "stopped": comp.stopped, "n_tokens": comp.n_tokens}
+                if hash_style:
+                    sample["strict"] = equivalent(strict_answer(text), row["answer"])
+                    sample["flexible"] = equivalent(flexible_answer(text), row["answer"])
+                correct += sample["correct"]
+                samples.append(sample)
+        per_seed.append(100.0 * correct / max(len(rows) * k, 1))
+    n, k_total = len(samples), sum(s["correct"] for s in samples)
+    lo, hi = wilson(k_total, n)
     metrics = {
         "model": str(model_dir), "lineage": meta.get("lineage"), "benchmark": bench,
-        "accuracy": 100.0 * k / max(n, 1), "ci95": [100 * lo, 100 * hi], "n": n, "correct": k,
+        "accuracy": 100.0 * k_total / max(n, 1), "ci95": [100 * lo, 100 * hi],
+        "n": len(rows), "samples": n, "correct": k_total,
+        "per_seed": per_seed, "seed_std": statistics.pstdev(per_seed) if len(per_seed) > 1 else 0.0,
         "stopped_fraction": sum(s["stopped"] for s in samples) / max(n, 1),
         "mean_new_tokens": sum(s["n_tokens"] for s in samples) / max(n, 1),
-        "protocol": {"template": meta["template"], "system_prompt": system if meta["template"] ==
-                     "chat" else None, "decoding": "greedy", "k": 1, "seed": params.seed,
-                     "max_new_tokens": params.eval.max_new_tokens, "backend": backend,
-                     "extractor": "last \\boxed{} > '####' > last number",
-                     "grader": "numeric, else math-verify"},
+        "protocol": {
+            "template": meta["template"],
+            "system_prompt": system if meta["template"] == "chat" else None,
+            "decoding": f"avg@{sampling.k}" if sampling else "greedy pass@1",
+            "temperature": runs[0][2], "top_p": runs[0][3], "k": runs[0][1],
+            "seeds": [r[0] for r in runs], "max_new_tokens": params.eval.max_new_tokens,
+            "backend": backend, "extractor": "last \\boxed{} > '####' > last number",
+            "grader": "numeric, else math-verify (5 s timeout)"},
     }
+    if hash_style:
+        metrics["strict_accuracy"] = 100.0 * sum(s["strict"] for s in samples) / max(n, 1)
+        metrics["flexible_accuracy"] = 100.0 * sum(s["flexible"] for s in samples) / max(n, 1)
     write_jsonl(out_samples, samples)
     write_json(out_json, metrics)
     return metrics

@@ -53,3 +53,21 @@ def test_gsm8k_references_grade_against_their_gold(mirror):
 def test_format_reward_signal():
     assert has_format("1 + 2 = 3\n#### 3") and has_format("\\boxed{3}")
     assert not has_format("1 + 2 = 3")
+
+
+def test_grading_outside_main_thread():
+    """Graded from a worker thread (where SIGALRM timeouts are off) it still answers, via a process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(equivalent, "\\dfrac{1}{2}", "0.5").result(timeout=60)
+        assert not pool.submit(equivalent, "\\frac{1}{3}", "0.5").result(timeout=60)
+
+
+def test_gsm8k_strict_and_flexible():
+    from srlm.grading import flexible_answer, strict_answer
+
+    assert strict_answer("so 3 + 4 = 7\n#### 7") == "7"
+    assert strict_answer("the answer is 7") is None
+    assert flexible_answer("the answer is 7.") == "7"
+    assert flexible_answer("$1,200 in total") == "1200"

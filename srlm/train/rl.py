@@ -1,7 +1,9 @@
 """RL with TRL's ``GRPOTrainer`` and verifiable rewards.
 
-Rewards: ``correctness`` (math-verify against gold, weight ``rl.reward.correctness``) plus a
-``format`` term (the completion states a checkable final answer, weight ``rl.reward.format``).
+Rewards: ``correctness`` (math-verify against gold, weight ``rl.reward.correctness``), a ``format``
+term (the completion states a checkable final answer, ``rl.reward.format``) and an ``arithmetic``
+term (the fraction of ``a op b = c`` working lines that are right, ``rl.reward.arithmetic``), which
+keeps a weak policy from being rewarded for lucky final answers reached through wrong working.
 Prompts keep the template the incoming model understands (plain for a base model: "zero-RL").
 TRL logs ``frac_reward_zero_std``: the fraction of groups whose rewards are all equal, which carry
 no learning signal; it is kept in ``train_log.json`` and TensorBoard.
@@ -13,7 +15,7 @@ import importlib.util
 from pathlib import Path
 
 from ..config import Params
-from ..grading import grade, has_format
+from ..grading import arithmetic_score, grade, has_format
 from ..models import load_model, render_prompt
 from .common import setup, train_and_save, trl_args
 
@@ -24,6 +26,10 @@ def correctness_reward(completions: list[str], answer: list[str], **_) -> list[f
 
 def format_reward(completions: list[str], **_) -> list[float]:
     return [1.0 if has_format(c) else 0.0 for c in completions]
+
+
+def arithmetic_reward(completions: list[str], **_) -> list[float]:
+    return [arithmetic_score(c) for c in completions]
 
 
 def use_vllm(setting: bool | str, device: str) -> bool:
@@ -65,13 +71,14 @@ def run_rl(params: Params, model_dir: Path, out_dir: Path, run_dir: Path, rows: 
         loss_type=cfg.loss_type,
         epsilon=cfg.epsilon,
         scale_rewards=cfg.scale_rewards,
-        reward_weights=[cfg.reward.correctness, cfg.reward.format],
+        reward_weights=[cfg.reward.correctness, cfg.reward.format, cfg.reward.arithmetic],
         use_vllm=vllm,
         vllm_mode="colocate",
         vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
         log_completions=False,
     )
-    trainer = GRPOTrainer(model=model, reward_funcs=[correctness_reward, format_reward],
+    trainer = GRPOTrainer(model=model,
+                          reward_funcs=[correctness_reward, format_reward, arithmetic_reward],
                           args=config, train_dataset=Dataset.from_list(data),
                           processing_class=tokenizer)
     return train_and_save(trainer, run_dir, out_dir, template, lineage, rl_prompts=len(data),
