@@ -27,8 +27,11 @@ def backend_name(requested: str, device: str) -> str:
 
 def generate_hf(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int,
                 temperature: float = 0.0, top_p: float = 1.0, n: int = 1, seed: int = 0,
-                desc: str = "generate") -> list[list[Completion]]:
-    """``n`` completions per prompt; prompts are sorted by length to cut padding."""
+                desc: str = "generate", static_cache: bool = False) -> list[list[Completion]]:
+    """``n`` completions per prompt; prompts are sorted by length to cut padding.
+
+    ``static_cache`` uses a static KV cache (pays off on CUDA; see ``bench/generation.py``).
+    """
     import torch
 
     eos = stop_ids(tokenizer)
@@ -49,6 +52,7 @@ def generate_hf(model, tokenizer, prompts: list[str], max_new_tokens: int, batch
                 **enc, max_new_tokens=max_new_tokens, do_sample=sample,
                 temperature=temperature if sample else None, top_p=top_p if sample else None,
                 top_k=None, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
+                cache_implementation="static" if static_cache else None,
             )
         new = gen[:, enc["input_ids"].shape[1]:].tolist()
         for i, ids in zip(idx, new):
@@ -85,4 +89,4 @@ def generate(model_dir: str, prompts: list[str], *, device: str, backend: str,
     model, tokenizer, _ = load_model(model_dir, device,
                                      dtype="bfloat16" if device == "cuda" else "float32")
     return generate_hf(model, tokenizer, prompts, max_new_tokens, batch_size, temperature, top_p,
-                       n, seed, desc), name
+                       n, seed, desc, static_cache=device == "cuda"), name
