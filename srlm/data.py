@@ -127,6 +127,8 @@ def math_answer(spec: DatasetSpec, raw) -> str:
         if boxed is None:
             raise ValueError("no \\boxed{} answer in the solution")
         text = boxed
+    if text.endswith("$."):
+        text = text[:-1]
     if text.startswith("$") and text.endswith("$") and len(text) > 1:
         text = text.strip("$").strip()
     return text
