@@ -24,6 +24,7 @@ paper: setup
 
 lint: setup
 	ruff check srlm tests bench
+	hadolint Dockerfile
 
 test: setup lint
 	pytest
