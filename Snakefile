@@ -5,7 +5,7 @@
 import os
 
 from srlm.config import digest, load_params
-from srlm.paths import INIT, Paths, rule_resources
+from srlm.paths import INIT, TRAIN_SECTIONS, Paths, rule_resources, table_runs
 
 PARAMS_FILE = config.get("params", os.environ.get("SRLM_PARAMS", "params/paper.yaml"))
 P = load_params(PARAMS_FILE)  # validated before any job starts

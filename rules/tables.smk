@@ -2,13 +2,7 @@
 
 
 def table_inputs(wc):
-    n = int(wc.n)
-    if n == 1:
-        runs = [(m, INIT) for m in P.tables.table1]
-    else:
-        pipelines = P.tables.table2 if n == 2 else P.tables.table3
-        runs = [(m, p) for m in P.students for p in [INIT, *pipelines]]
-    return [str(PATHS.eval(m, p, b)) for m, p in runs for b in P.eval.benchmarks]
+    return [str(PATHS.eval(m, p, b)) for m, p in table_runs(P, int(wc.n)) for b in P.eval.benchmarks]
 
 
 rule table:

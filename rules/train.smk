@@ -1,9 +1,6 @@
 # Training: one rule builds the last stage of any pipeline from the pipeline before it, so every
 # chain listed in params (sft-kd-rl needs sft-kd, which needs sft, which needs the base) is buildable.
 
-SECTIONS = {"sft": ["sft.full"], "lora": ["sft.lora", "sft.lora_adapter"], "kd": ["kd"], "rl": ["rl"]}
-
-
 def train_inputs(wc):
     stage = wc.pipeline.split("-")[-1]
     deps = {"start": str(PATHS.model(wc.model, Paths.parent(wc.pipeline))),
@@ -20,7 +17,7 @@ rule train:
     output:
         directory(f"{ROOT}/models/{{model}}/{{pipeline}}"),
     params:
-        cfg=lambda wc: digest(P, *SECTIONS[wc.pipeline.split("-")[-1]], "seed", "eval.system_prompt"),
+        cfg=lambda wc: digest(P, *TRAIN_SECTIONS[wc.pipeline.split("-")[-1]], "seed", "eval.system_prompt"),
     resources:
         **rule_resources(P, "gpu"),
     log:

@@ -10,10 +10,7 @@ from __future__ import annotations
 import yaml
 
 from .config import Params, parse_pipeline
-from .paths import INIT, Paths
-
-TRAIN_SECTIONS = {"sft": ["sft.full"], "lora": ["sft.lora", "sft.lora_adapter"], "kd": ["kd"],
-                  "rl": ["rl"]}
+from .paths import INIT, TRAIN_SECTIONS, Paths, table_runs
 
 
 def _stage(cmd: str, deps: list[str], outs: list, params_file: str, keys: list[str],
@@ -78,12 +75,8 @@ def dvc_yaml(params: Params, params_file: str) -> str:
                 [{str(paths.samples(model, pipeline, bench)): {"cache": False}}], params_file,
                 ["eval", "seed"], metrics=[str(paths.eval(model, pipeline, bench))])
     for n in (1, 2, 3):
-        if n == 1:
-            table_runs = [(m, INIT) for m in params.tables.table1]
-        else:
-            pipelines = params.tables.table2 if n == 2 else params.tables.table3
-            table_runs = [(m, p) for m in params.students for p in [INIT, *pipelines]]
-        deps = [str(paths.eval(m, p, b)) for m, p in table_runs for b in params.eval.benchmarks]
+        deps = [str(paths.eval(m, p, b)) for m, p in table_runs(params, n)
+                for b in params.eval.benchmarks]
         outs = [{str(paths.table(n, ext)): {"cache": False}} for ext in ("csv", "md", "png")]
         stages[f"table{n}"] = _stage(f"{srlm} tables --table {n}", [*code, *deps], outs,
                                      params_file, ["tables", "models", "profile"])

@@ -65,3 +65,16 @@ def rule_resources(params: Params, kind: str) -> dict:
     if spec.gpus:
         out["gpu"] = spec.gpus
     return out
+
+
+TRAIN_SECTIONS = {"sft": ["sft.full"], "lora": ["sft.lora", "sft.lora_adapter"], "kd": ["kd"],
+                  "rl": ["rl"]}
+"""Params sections each training stage reads (rerun triggers for Snakemake and DVC)."""
+
+
+def table_runs(params: Params, n: int) -> list[tuple[str, str]]:
+    """The (model, pipeline) evaluations table ``n`` is made of, in row order."""
+    if n == 1:
+        return [(m, INIT) for m in params.tables.table1]
+    pipelines = params.tables.table2 if n == 2 else params.tables.table3
+    return [(m, p) for m in params.students for p in [INIT, *pipelines]]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .config import Params
 from .io import atomic_path, read_json, write_text
-from .paths import INIT, Paths
+from .paths import INIT, Paths, table_runs
 
 
 def _row(params: Params, paths: Paths, model: str, pipeline: str) -> dict:
@@ -27,18 +27,14 @@ def _row(params: Params, paths: Paths, model: str, pipeline: str) -> dict:
 
 
 def table_rows(params: Params, paths: Paths, n: int) -> list[dict]:
-    if n == 1:
-        return [_row(params, paths, m, INIT) for m in params.tables.table1]
-    pipelines = params.tables.table2 if n == 2 else params.tables.table3
-    rows = []
-    for model in params.students:
-        start = _row(params, paths, model, INIT)
-        rows.append({**start, **{f"delta_{b}": 0.0 for b in params.eval.benchmarks}})
-        for pipeline in pipelines:
-            row = _row(params, paths, model, pipeline)
+    rows, start = [], {}
+    for model, pipeline in table_runs(params, n):
+        row = _row(params, paths, model, pipeline)
+        if n > 1:
+            start = row if pipeline == INIT else start
             for b in params.eval.benchmarks:
                 row[f"delta_{b}"] = round(row[b] - start[b], 2)
-            rows.append(row)
+        rows.append(row)
     return rows
 
 
