@@ -5,6 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= all
+DEEPSPEED := $(shell sed -n 's/.*"deepspeed==\([0-9.]*\)".*/\1/p' pyproject.toml)
 
 .PHONY: setup tiny paper test lint
 setup: $(VENV)/.installed
@@ -14,6 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q --no-build-isolation deepspeed==$(DEEPSPEED)  # sdist: builds against the torch above
 	touch $@
 
 tiny: setup

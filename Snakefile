@@ -5,13 +5,14 @@
 import os
 
 from srlm.config import digest, load_params
-from srlm.paths import INIT, TRAIN_SECTIONS, Paths, rule_resources, table_runs
+from srlm.paths import INIT, Paths, rule_resources, table_runs, train_launcher, train_sections
 
 PARAMS_FILE = config.get("params", os.environ.get("SRLM_PARAMS", "params/paper.yaml"))
 P = load_params(PARAMS_FILE)  # validated before any job starts
 PATHS = Paths(P)
 ROOT = str(PATHS.root)
 SRLM = f"srlm --params {PARAMS_FILE}"
+TRAIN = f"{train_launcher(P)} --params {PARAMS_FILE}"  # torchrun when a training rule has GPUs > 1
 STAGE = "(sft|lora|kd|rl)"
 PIPELINE = f"{STAGE}(-{STAGE})*"
 

@@ -17,10 +17,10 @@ rule train:
     output:
         directory(f"{ROOT}/models/{{model}}/{{pipeline}}"),
     params:
-        cfg=lambda wc: digest(P, *TRAIN_SECTIONS[wc.pipeline.split("-")[-1]], "seed", "eval.system_prompt"),
+        cfg=lambda wc: digest(P, *train_sections(wc.pipeline)),
     resources:
         **rule_resources(P, "gpu"),
     log:
         f"{ROOT}/logs/train/{{model}}/{{pipeline}}.log",
     shell:
-        "{SRLM} train --model {wildcards.model} --pipeline {wildcards.pipeline} 2> {log}"
+        "{TRAIN} train --model {wildcards.model} --pipeline {wildcards.pipeline} 2> {log}"

@@ -51,7 +51,7 @@ def cmd_model(args) -> None:
         build_tiny_model(params, args.model, paths.data(params.train_data), paths.tokenizer,
                          paths.model(args.model), paths.run(args.model), init)
     else:
-        from .train.tiny import fetch_hub_model
+        from .models import fetch_hub_model
 
         fetch_hub_model(args.model, spec.source, spec.revision, spec.template, paths.model(args.model))
 

@@ -108,6 +108,9 @@ class TinyBuildSpec(Strict):
     pretrain: TrainSpec
     """Plain-text pre-training of the base (and the teacher's own base)."""
     pretrain_max_steps_per_problem: int = Field(2, ge=1)
+    pretrain_direct_fraction: float = Field(0.0, ge=0, lt=1)
+    """Fraction of the base's pre-training text that states the answer without working (as much
+    web text does): the base then often answers in one step, and RL can find that working pays."""
     instruct: TrainSpec
     """Brief chat-format tuning that turns the tiny base into the tiny Instruct model."""
     teacher_train: TrainSpec
@@ -230,6 +233,15 @@ class Resources(Strict):
     runtime_min: int = Field(60, gt=0)
 
 
+class DistributedSpec(Strict):
+    """Multi-GPU training. A training rule with ``resources.gpu.gpus`` > 1 is launched with
+    ``torchrun`` (one process per GPU); the trainers use the DeepSpeed config from ``min_gpus`` GPUs
+    on (``0``: always, also single-process, as the CPU test does)."""
+
+    deepspeed: str | None = "params/deepspeed/zero2.json"
+    min_gpus: int = Field(2, ge=0)
+
+
 class Params(Strict):
     profile: str
     seed: int = 1234
@@ -254,6 +266,7 @@ class Params(Strict):
     eval: EvalSpec
     tables: TablesSpec
     resources: dict[Literal["cpu", "gpu"], Resources] = Field(default_factory=dict)
+    distributed: DistributedSpec = Field(default_factory=DistributedSpec)
 
     @model_validator(mode="after")
     def _references(self) -> Params:
@@ -338,6 +351,24 @@ def read_raw(path: str | os.PathLike) -> dict:
     if parent:
         raw = _merge(read_raw(path.parent / parent), raw)
     return raw
+
+
+def params_chain(path: str | os.PathLike) -> list[tuple[str, dict]]:
+    """The files of an ``extends`` chain, most derived first, each with its own (unmerged) keys."""
+    path = Path(os.path.normpath(path))
+    raw = yaml.safe_load(path.read_text()) or {}
+    parent = raw.pop("extends", None)
+    chain = [(str(path), raw)]
+    return chain + params_chain(path.parent / parent) if parent else chain
+
+
+def has_key(raw: dict, dotted: str) -> bool:
+    """Whether a dotted key (``rl.train``) is set in a raw params mapping."""
+    for part in dotted.split("."):
+        if not isinstance(raw, dict) or part not in raw:
+            return False
+        raw = raw[part]
+    return True
 
 
 def _describe(err: ValidationError, path: Path) -> str:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import yaml
 
-from .config import Params, parse_pipeline
-from .paths import INIT, TRAIN_SECTIONS, Paths, table_runs
+from .config import Params, has_key, params_chain, parse_pipeline
+from .paths import INIT, Paths, table_runs, train_launcher, train_sections
 
 
-def _stage(cmd: str, deps: list[str], outs: list, params_file: str, keys: list[str],
+def _stage(cmd: str, deps: list[str], outs: list, chain: list[tuple[str, dict]], keys: list[str],
            metrics: list[str] | None = None) -> dict:
-    stage = {"cmd": cmd, "deps": sorted(set(deps)), "params": [{params_file: keys}], "outs": outs}
+    """One DVC stage; each params key is listed under every file of the ``extends`` chain that
+    sets it (DVC reads params files literally), so an edit in any of them reruns the stage."""
+    params = [{f: [k for k in keys if has_key(raw, k)]} for f, raw in chain]
+    stage = {"cmd": cmd, "deps": sorted(set(deps)), "params": [p for p in params if next(iter(p.values()))],
+             "outs": outs}
     if metrics:
         stage["metrics"] = [{m: {"cache": False}} for m in metrics]
     return stage
@@ -23,7 +27,9 @@ def _stage(cmd: str, deps: list[str], outs: list, params_file: str, keys: list[s
 
 def dvc_yaml(params: Params, params_file: str) -> str:
     paths = Paths(params)
+    chain = params_chain(params_file)
     srlm = f"srlm --params {params_file}"
+    train = f"{train_launcher(params)} --params {params_file}"
     code = ["srlm"]
     stages: dict[str, dict] = {}
     datasets = {params.train_data, *params.eval.benchmarks}
@@ -31,12 +37,12 @@ def dvc_yaml(params: Params, params_file: str) -> str:
         datasets |= {n for n, d in params.datasets.items() if d.kind == "camel"}
     for name in sorted(datasets):
         stages[f"data-{name}"] = _stage(
-            f"{srlm} data --dataset {name}", code, [str(paths.data(name))], params_file,
+            f"{srlm} data --dataset {name}", code, [str(paths.data(name))], chain,
             [f"datasets.{name}", "tinyworld", "val_fraction", "seed"])
     train_data = str(paths.data(params.train_data))
     if any(m.source == "tiny" for m in params.models.values()):
         stages["tokenizer"] = _stage(f"{srlm} tokenizer", [*code, train_data],
-                                     [str(paths.tokenizer)], params_file, ["tiny.vocab_size"])
+                                     [str(paths.tokenizer)], chain, ["tiny.vocab_size"])
     for name, spec in params.models.items():
         deps = list(code)
         if spec.source == "tiny":
@@ -44,14 +50,14 @@ def dvc_yaml(params: Params, params_file: str) -> str:
             if spec.init_from:
                 deps.append(str(paths.model(spec.init_from)))
         outs = [str(paths.model(name)), {str(paths.run(name)): {"persist": True, "cache": False}}]
-        stages[f"model-{name}"] = _stage(f"{srlm} model --model {name}", deps, outs, params_file,
+        stages[f"model-{name}"] = _stage(f"{srlm} model --model {name}", deps, outs, chain,
                                          [f"models.{name}", "tiny", "seed", "eval.system_prompt"])
     teacher_deps = [*code, train_data]
     if params.traces.source == "camel":
         teacher_deps += [str(paths.data(n)) for n in datasets if params.datasets[n].kind == "camel"]
     else:
         teacher_deps.append(str(paths.model(params.teacher)))
-    stages["teacher"] = _stage(f"{srlm} teacher", teacher_deps, [str(paths.traces)], params_file,
+    stages["teacher"] = _stage(f"{srlm} teacher", teacher_deps, [str(paths.traces)], chain,
                                ["traces", "seed", "eval.system_prompt"],
                                metrics=[str(paths.traces_report)])
     for model in params.students:
@@ -63,8 +69,8 @@ def dvc_yaml(params: Params, params_file: str) -> str:
             outs = [str(paths.model(model, pipeline)),
                     {str(paths.run(model, pipeline)): {"persist": True, "cache": False}}]
             stages[f"train-{model}-{pipeline}"] = _stage(
-                f"{srlm} train --model {model} --pipeline {pipeline}", deps, outs, params_file,
-                [*TRAIN_SECTIONS[stage], "seed", "eval.system_prompt"])
+                f"{train} train --model {model} --pipeline {pipeline}", deps, outs, chain,
+                train_sections(pipeline))
     runs = {(m, INIT) for m in params.tables.table1}
     runs |= {(m, p) for m in params.students for p in [INIT, *params.pipelines()]}
     for model, pipeline in sorted(runs):
@@ -72,14 +78,14 @@ def dvc_yaml(params: Params, params_file: str) -> str:
             stages[f"eval-{model}-{pipeline}-{bench}"] = _stage(
                 f"{srlm} eval --model {model} --pipeline {pipeline} --bench {bench}",
                 [*code, str(paths.model(model, pipeline)), str(paths.data(bench))],
-                [{str(paths.samples(model, pipeline, bench)): {"cache": False}}], params_file,
+                [{str(paths.samples(model, pipeline, bench)): {"cache": False}}], chain,
                 ["eval", "seed"], metrics=[str(paths.eval(model, pipeline, bench))])
     for n in (1, 2, 3):
         deps = [str(paths.eval(m, p, b)) for m, p in table_runs(params, n)
                 for b in params.eval.benchmarks]
         outs = [{str(paths.table(n, ext)): {"cache": False}} for ext in ("csv", "md", "png")]
         stages[f"table{n}"] = _stage(f"{srlm} tables --table {n}", [*code, *deps], outs,
-                                     params_file, ["tables", "models", "profile"])
+                                     chain, ["tables", "models", "profile"])
     header = (f"# Generated by `srlm --params {params_file} dvc > dvc.yaml`: do not edit by hand.\n"
               "# Same commands as the Snakefile; params sections listed per stage.\n")
     return header + yaml.safe_dump({"stages": stages}, sort_keys=False, width=110)

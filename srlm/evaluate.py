@@ -12,10 +12,10 @@ import statistics
 from pathlib import Path
 
 from .config import Params
-from .generation import generate
+from .generation import generate, prompt_model
 from .grading import equivalent, flexible_answer, grade, strict_answer
 from .io import read_jsonl, write_json, write_jsonl
-from .models import read_meta, render_prompt
+from .models import read_meta
 from .train.common import setup
 
 HASH_STYLE = {"gsm8k", "tinyworld"}
@@ -38,16 +38,14 @@ def clean_plain(text: str) -> str:
 
 def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_json: Path,
              out_samples: Path) -> dict:
-    from .models import load_tokenizer
-
     device = setup(params)
     meta = read_meta(model_dir)
     rows = read_jsonl(data_dir / "test.jsonl", required=("id", "question", "answer"))
     if params.eval.limit > 0:
         rows = rows[: params.eval.limit]
-    tokenizer = load_tokenizer(model_dir)
     system = params.eval.system_prompt
-    prompts = [render_prompt(tokenizer, r["question"], meta["template"], system) for r in rows]
+    prompted = prompt_model(model_dir, [r["question"] for r in rows], system)
+    prompts = prompted.prompts
     sampling = params.eval.sampling.get(bench)
     runs = [(seed, sampling.k, sampling.temperature, sampling.top_p) for seed in sampling.seeds] \
         if sampling else [(params.seed, 1, 0.0, 1.0)]
@@ -57,7 +55,8 @@ def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_js
         outs, backend = generate(str(model_dir), prompts, device=device, backend=params.eval.backend,
                                  max_new_tokens=params.eval.max_new_tokens,
                                  batch_size=params.eval.batch_size, temperature=temperature,
-                                 top_p=top_p, n=k, seed=seed, desc=f"eval {bench} seed {seed}")
+                                 top_p=top_p, n=k, seed=seed, desc=f"eval {bench} seed {seed}",
+                                 tokenizer=prompted.tokenizer)
         correct = 0
         for row, prompt, comps in zip(rows, prompts, outs):
             for index, comp in enumerate(comps):

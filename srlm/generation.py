@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -79,14 +80,34 @@ def generate_vllm(model_dir: str, prompts: list[str], max_new_tokens: int, tempe
 
 def generate(model_dir: str, prompts: list[str], *, device: str, backend: str,
              max_new_tokens: int, batch_size: int, temperature: float = 0.0, top_p: float = 1.0,
-             n: int = 1, seed: int = 0, desc: str = "generate") -> tuple[list[list[Completion]], str]:
+             n: int = 1, seed: int = 0, desc: str = "generate", tokenizer=None
+             ) -> tuple[list[list[Completion]], str]:
     """Generate with the backend the params ask for; returns completions and the backend used."""
     name = backend_name(backend, device)
     if name == "vllm":
         return generate_vllm(model_dir, prompts, max_new_tokens, temperature, top_p, n, seed), name
     from .models import load_model
 
-    model, tokenizer, _ = load_model(model_dir, device,
-                                     dtype="bfloat16" if device == "cuda" else "float32")
-    return generate_hf(model, tokenizer, prompts, max_new_tokens, batch_size, temperature, top_p,
+    model, loaded, _ = load_model(model_dir, device, dtype="bfloat16" if device == "cuda" else "float32",
+                                  tokenizer=tokenizer)
+    return generate_hf(model, loaded, prompts, max_new_tokens, batch_size, temperature, top_p,
                        n, seed, desc, static_cache=device == "cuda"), name
+
+
+@dataclass
+class Prompted:
+    """A model directory's prompts for a list of questions, with its template."""
+
+    template: str
+    prompts: list[str]
+    tokenizer: object
+
+
+def prompt_model(model_dir: str | Path, questions: list[str], system_prompt: str) -> Prompted:
+    """Render each question in the template the model understands (``srlm_model.json``)."""
+    from .models import load_tokenizer, read_meta, render_prompt
+
+    template = read_meta(model_dir)["template"]
+    tokenizer = load_tokenizer(model_dir)
+    return Prompted(template, [render_prompt(tokenizer, q, template, system_prompt) for q in questions],
+                    tokenizer)

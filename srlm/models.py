@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .io import atomic_path
+
 IM_END = "<|im_end|>"
 ENDOFTEXT = "<|endoftext|>"
 META = "srlm_model.json"
@@ -47,15 +49,15 @@ def load_tokenizer(model_dir: str | Path):
     return tok
 
 
-def load_model(model_dir: str | Path, device: str = "cpu", dtype: str = "float32"):
-    """Load model, tokenizer and srlm metadata from a directory the graph wrote."""
+def load_model(model_dir: str | Path, device: str = "cpu", dtype: str = "float32", tokenizer=None):
+    """Load model, tokenizer (unless given) and srlm metadata from a directory the graph wrote."""
     import torch
     from transformers import AutoModelForCausalLM
 
     meta = read_meta(model_dir)
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=getattr(torch, dtype))
     model.to(device)
-    return model, load_tokenizer(model_dir), meta
+    return model, tokenizer or load_tokenizer(model_dir), meta
 
 
 def use_chat_eos(tokenizer, model=None) -> None:
@@ -95,3 +97,17 @@ def save_model(model, tokenizer, out_dir: str | Path, template: str, lineage: li
     model.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
     write_meta(out_dir, template, lineage, **extra)
+
+
+def fetch_hub_model(name: str, repo: str, revision: str, template: str, out_dir: Path) -> None:
+    """Download a hub model at a pinned revision into ``out_dir`` with its srlm metadata."""
+    from huggingface_hub import snapshot_download
+
+    with atomic_path(out_dir) as tmp:
+        try:
+            snapshot_download(repo, revision=revision, local_dir=str(tmp),
+                              allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja"])
+        except Exception as err:
+            raise RuntimeError(f"model {name}: cannot download {repo}@{revision}: "
+                               f"{err.__class__.__name__}: {err}") from None
+        write_meta(tmp, template, [name], source=repo, revision=revision)

@@ -67,9 +67,36 @@ def rule_resources(params: Params, kind: str) -> dict:
     return out
 
 
+def train_gpus(params: Params) -> int:
+    """GPUs a training rule asks the scheduler for (``resources.gpu.gpus``)."""
+    spec = params.resources.get("gpu")
+    return spec.gpus if spec else 0
+
+
+def train_launcher(params: Params) -> str:
+    """The command that runs ``srlm`` for a training rule: one process per GPU when it has several."""
+    gpus = train_gpus(params)
+    return f"torchrun --standalone --nproc_per_node {gpus} -m srlm.cli" if gpus > 1 else "srlm"
+
+
+def deepspeed_config(params: Params) -> str | None:
+    """The DeepSpeed config the trainers use, chosen by the training rule's GPU count."""
+    dist = params.distributed
+    if dist.deepspeed and train_gpus(params) >= dist.min_gpus:
+        if not Path(dist.deepspeed).is_file():
+            raise FileNotFoundError(f"distributed.deepspeed: {dist.deepspeed} not found")
+        return dist.deepspeed
+    return None
+
+
 TRAIN_SECTIONS = {"sft": ["sft.full"], "lora": ["sft.lora", "sft.lora_adapter"], "kd": ["kd"],
                   "rl": ["rl"]}
 """Params sections each training stage reads (rerun triggers for Snakemake and DVC)."""
+
+
+def train_sections(pipeline: str) -> list[str]:
+    """Everything the last stage of ``pipeline`` depends on in the params."""
+    return [*TRAIN_SECTIONS[parse_pipeline(pipeline)[-1]], "seed", "eval.system_prompt", "distributed"]
 
 
 def table_runs(params: Params, n: int) -> list[tuple[str, str]]:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import Params
-from .generation import generate
+from .generation import generate, prompt_model
 from .grading import grade
 from .io import read_jsonl, write_json, write_jsonl
-from .models import read_meta, render_prompt
 from .train.common import setup
 
 
@@ -44,16 +43,12 @@ def run_teacher(params: Params, teacher_dir: Path | None, train_file: Path, out_
         write_jsonl(out_traces, kept)
         return _report(len(camel), len(camel), kept, out_report, source="camel")
     device = setup(params)
-    template = read_meta(teacher_dir)["template"]
-    from .models import load_tokenizer
-
-    tokenizer = load_tokenizer(teacher_dir)
-    prompts = [render_prompt(tokenizer, r["question"], template, params.eval.system_prompt)
-               for r in rows]
-    outs, backend = generate(str(teacher_dir), prompts, device=device, backend=cfg.backend,
+    prompted = prompt_model(teacher_dir, [r["question"] for r in rows], params.eval.system_prompt)
+    outs, backend = generate(str(teacher_dir), prompted.prompts, device=device, backend=cfg.backend,
                              max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                              temperature=cfg.temperature, top_p=cfg.top_p, n=cfg.samples,
-                             seed=params.seed, desc="teacher traces")
+                             seed=params.seed, desc="teacher traces",
+                             tokenizer=prompted.tokenizer)
     kept = []
     for row, comps in zip(rows, outs):
         good = [c for c in comps if c.stopped and grade(c.text, row["answer"])["correct"]]

@@ -65,33 +65,37 @@ def _unchecked(tmp_path, mirror):
     return Params.model_validate(raw)
 
 
-def test_malformed_row_names_file_and_line(tmp_path, broken_mirror):
-    path = broken_mirror / "gsm8k" / "test.jsonl"
+def _edit_line(path, index: int, edit) -> None:
+    """Replace line ``index`` (0-based) of a text file by ``edit(line)``."""
     lines = path.read_text().splitlines()
-    lines[41] = lines[41][:-5]  # truncated JSON on line 42
+    lines[index] = edit(lines[index])
     path.write_text("\n".join(lines) + "\n")
+
+
+def _edit_row(path, index: int, edit) -> None:
+    """Edit the JSON row on line ``index`` in place (``edit`` mutates the dict)."""
+    def rewrite(line: str) -> str:
+        row = json.loads(line)
+        edit(row)
+        return json.dumps(row)
+    _edit_line(path, index, rewrite)
+
+
+def test_malformed_row_names_file_and_line(tmp_path, broken_mirror):
+    _edit_line(broken_mirror / "gsm8k" / "test.jsonl", 41, lambda line: line[:-5])  # truncated JSON
     with pytest.raises(DataError, match=r"test\.jsonl:42: malformed JSON"):
         run_data(_unchecked(tmp_path, broken_mirror), "gsm8k", tmp_path / "out")
 
 
 def test_missing_field_names_file_and_line(tmp_path, broken_mirror):
-    path = broken_mirror / "gsm8k" / "train.jsonl"
-    lines = path.read_text().splitlines()
-    row = json.loads(lines[6])
-    del row["answer"]
-    lines[6] = json.dumps(row)
-    path.write_text("\n".join(lines) + "\n")
+    _edit_row(broken_mirror / "gsm8k" / "train.jsonl", 6, lambda row: row.pop("answer"))
     with pytest.raises(DataError, match=r"train\.jsonl:7: missing field\(s\) answer"):
         run_data(_unchecked(tmp_path, broken_mirror), "gsm8k", tmp_path / "out")
 
 
 def test_missing_final_answer_names_line(tmp_path, broken_mirror):
-    path = broken_mirror / "gsm8k" / "test.jsonl"
-    lines = path.read_text().splitlines()
-    row = json.loads(lines[2])
-    row["answer"] = row["answer"].split("####")[0]
-    lines[2] = json.dumps(row)
-    path.write_text("\n".join(lines) + "\n")
+    _edit_row(broken_mirror / "gsm8k" / "test.jsonl", 2,
+              lambda row: row.update(answer=row["answer"].split("####")[0]))
     with pytest.raises(DataError, match=r"test\.jsonl:3: .*no '####'"):
         run_data(_unchecked(tmp_path, broken_mirror), "gsm8k", tmp_path / "out")
 

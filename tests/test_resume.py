@@ -60,6 +60,28 @@ def test_kill_then_resume(base, pipeline, first_ckpt, steps):
     assert (out / "model.safetensors").exists()
 
 
+def test_single_process_deepspeed(base, tmp_path):
+    """The trainers' DeepSpeed ZeRO-2 path (multi-GPU runs), single process on CPU: it trains,
+    checkpoints DeepSpeed state, and saves a plain model."""
+    import shutil
+
+    for rel in ("data", "models/_tokenizer", "models/base/init"):
+        shutil.copytree(base / "work/resume" / rel, tmp_path / "work/resume" / rel)
+    params = tmp_path / "deepspeed.yaml"
+    params.write_text(f"extends: {PARAMS}\n"
+                      f"distributed: {{deepspeed: {REPO}/params/deepspeed/zero2.json, min_gpus: 0}}\n")
+    proc = subprocess.run([sys.executable, "-m", "srlm.cli", "--params", str(params), "train",
+                           "--model", "base", "--pipeline", "sft"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    summary = json.loads((tmp_path / "work/resume/models/base/sft/train_log.json").read_text())
+    losses = [h["loss"] for h in summary["log_history"] if "loss" in h]
+    assert summary["global_step"] == 40 and losses[-1] < losses[0]
+    runs = tmp_path / "work/resume/runs/base/sft"
+    assert list(runs.glob("checkpoint-*/global_step*/*optim_states.pt")), "no DeepSpeed checkpoint"
+    assert (tmp_path / "work/resume/models/base/sft/model.safetensors").exists()
+
+
 def test_same_seed_same_weights(base, tmp_path):
     """Data, tokenizer and model building are deterministic: the same bytes from the same seeds."""
     srlm(tmp_path, "data", "--dataset", "tinyworld")

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..config import Params, TrainSpec
 from ..io import atomic_path
 from ..models import save_model
+from ..paths import deepspeed_config
 
 log = logging.getLogger("srlm")
 
@@ -39,11 +40,29 @@ def setup(params: Params, threads: int | None = None) -> str:
     return device
 
 
+def _distributed_env() -> None:
+    """DeepSpeed needs a process group: without a launcher (single process) make a one-rank one."""
+    import os
+    import socket
+
+    if "RANK" in os.environ:
+        return
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0",
+                      WORLD_SIZE="1")
+
+
 def trl_args(spec: TrainSpec, params: Params, run_dir: Path, device: str) -> dict:
     """Keyword arguments common to ``SFTConfig``, ``GRPOConfig`` and ``GKDConfig``.
 
-    TensorBoard event files go to ``run_dir/runs/``.
+    TensorBoard event files go to ``run_dir/runs/``; DeepSpeed (ZeRO) when the rule has the GPUs
+    for it (``distributed``).
     """
+    deepspeed = deepspeed_config(params)
+    if deepspeed:
+        _distributed_env()
     return dict(
         output_dir=str(run_dir),
         learning_rate=spec.lr,
@@ -66,6 +85,7 @@ def trl_args(spec: TrainSpec, params: Params, run_dir: Path, device: str) -> dic
         data_seed=params.seed,
         dataloader_num_workers=0,
         save_only_model=False,
+        deepspeed=deepspeed,
     )
 
 

@@ -10,6 +10,7 @@ All three go through the same ``SFTTrainer`` code path as the paper profile.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from ..config import Params
@@ -25,6 +26,13 @@ def build_tiny_tokenizer(params: Params, data_dir: Path, out_dir: Path) -> None:
     texts = [f"{PLAIN_TEMPLATE.format(question=r['question'])} {r['cot']}" for r in rows]
     with atomic_path(out_dir) as tmp:
         build_tokenizer(texts, params.tiny.vocab_size, tmp)
+
+
+def pretrain_answers(rows: list[dict], direct_fraction: float, seed: int) -> list[tuple[dict, str]]:
+    """Each pre-training problem with its answer text: the working, or (for a seeded
+    ``direct_fraction`` of them) only the final ``#### n``."""
+    rng = random.Random(seed)
+    return [(r, f"#### {r['answer']}" if rng.random() < direct_fraction else r["cot"]) for r in rows]
 
 
 def build_tiny_model(params: Params, name: str, data_dir: Path, tokenizer_dir: Path,
@@ -43,9 +51,9 @@ def build_tiny_model(params: Params, name: str, data_dir: Path, tokenizer_dir: P
         model = build_model(tokenizer, arch, params.seed).to(device)
     lineage = [name]
     if spec.template == "plain":
-        rows = read_jsonl(data_dir / "pretrain.jsonl")
-        texts = [{"text": f"{PLAIN_TEMPLATE.format(question=r['question'])} {r['cot']}{ENDOFTEXT}"}
-                 for r in rows]
+        texts = [{"text": f"{PLAIN_TEMPLATE.format(question=r['question'])} {answer}{ENDOFTEXT}"}
+                 for r, answer in pretrain_answers(read_jsonl(data_dir / "pretrain.jsonl"),
+                                                   tiny.pretrain_direct_fraction, params.seed)]
         return fit(params, tiny.pretrain, model, tokenizer, texts, run_dir, out_dir, device,
                    "plain", lineage, eos_token=ENDOFTEXT, params_count=model.num_parameters())
     use_chat_eos(tokenizer, model)
@@ -56,19 +64,3 @@ def build_tiny_model(params: Params, name: str, data_dir: Path, tokenizer_dir: P
     examples = chat_examples(tokenizer, rows, params.eval.system_prompt)
     return fit(params, train_spec, model, tokenizer, examples, run_dir, out_dir, device, "chat",
                lineage, eos_token=IM_END, params_count=model.num_parameters())
-
-
-def fetch_hub_model(name: str, repo: str, revision: str, template: str, out_dir: Path) -> None:
-    """Download a hub model at a pinned revision into ``out_dir`` with its srlm metadata."""
-    from huggingface_hub import snapshot_download
-
-    from ..models import write_meta
-
-    with atomic_path(out_dir) as tmp:
-        try:
-            snapshot_download(repo, revision=revision, local_dir=str(tmp),
-                              allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja"])
-        except Exception as err:
-            raise RuntimeError(f"model {name}: cannot download {repo}@{revision}: "
-                               f"{err.__class__.__name__}: {err}") from None
-        write_meta(tmp, template, [name], source=repo, revision=revision)

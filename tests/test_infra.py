@@ -1,0 +1,141 @@
+"""Infrastructure on the nano setting (tests/nano.yaml): every rule runs, in seconds.
+
+- ``dvc repro`` regenerates the same tables as Snakemake through the same commands;
+- a local DVC remote round-trip restores data and checkpoints with the same hashes;
+- changing one hyperparameter reruns exactly its dependants (DVC and Snakemake);
+- the graph through the SLURM profile on a real single-node SLURM gives the local tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+PARAMS = "tests/nano.yaml"
+ROOT = "work/nano"
+TABLES = [f"results/table{n}.csv" for n in (1, 2, 3)]
+RL_DEPENDANTS = {"train-base-rl", "train-base-sft-rl", "eval-base-rl-tinyworld",
+                 "eval-base-sft-rl-tinyworld", "table2", "table3"}
+
+
+def sh(cmd: list[str], cwd: Path, timeout: int = 900) -> str:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc.stdout + proc.stderr
+
+
+def project(root: Path) -> Path:
+    """A fresh project directory: params, the package source (a DVC dependency), git and DVC."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel in ("params/tiny.yaml", PARAMS):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / rel, root / rel)
+    shutil.copytree(REPO / "srlm", root / "srlm", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def snakemake(root: Path, *extra: str, dry: bool = False) -> str:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(root),
+           "--cores", "2", "--config", f"params={PARAMS}", *extra]
+    return sh(cmd + (["--dry-run", "--printshellcmds"] if dry else []), root)
+
+
+def tree_hashes(root: Path, *paths: str) -> dict[str, str]:
+    out = {}
+    for rel in paths:
+        for f in [root / rel] if (root / rel).is_file() else sorted((root / rel).rglob("*")):
+            if f.is_file() and f.name != ".gitignore":  # DVC's own bookkeeping
+                out[str(f.relative_to(root))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
+
+
+def set_rl_lr(root: Path, lr: str) -> None:
+    path = root / PARAMS
+    text, n = re.subn(r"(rl:\n  train: \{lr: )[^,]+", rf"\g<1>{lr}", path.read_text())
+    assert n == 1
+    path.write_text(text)
+
+
+@pytest.fixture(scope="session")
+def local_run(tmp_path_factory) -> Path:
+    root = project(tmp_path_factory.mktemp("nano-snakemake"))
+    snakemake(root, "--quiet", "rules")
+    return root
+
+
+def test_dvc_repro_matches_snakemake_and_remote_round_trip(local_run, tmp_path):
+    root = project(tmp_path / "dvc")
+    sh(["git", "init", "-q"], root)
+    sh(["dvc", "init", "-q"], root)
+    sh(["dvc", "config", "core.analytics", "false"], root)
+    (root / "dvc.yaml").write_text(sh(["srlm", "--params", PARAMS, "dvc"], root))
+    sh(["dvc", "repro"], root)
+    for table in TABLES:
+        assert (root / table).read_text() == (local_run / table).read_text(), table
+    assert "train-base-sft-rl" in (root / "dvc.lock").read_text()
+
+    # Remote round-trip: push, lose the cache and the outputs, pull: same bytes.
+    cached = [f"{ROOT}/data", f"{ROOT}/models", f"{ROOT}/traces/traces.jsonl"]
+    before = tree_hashes(root, *cached)
+    sh(["dvc", "remote", "add", "-d", "store", str(tmp_path / "remote")], root)
+    sh(["dvc", "push"], root)
+    shutil.rmtree(root / ".dvc/cache")
+    for rel in cached:
+        (root / rel).unlink() if (root / rel).is_file() else shutil.rmtree(root / rel)
+    sh(["dvc", "pull"], root)
+    assert tree_hashes(root, *cached) == before
+    assert "up to date" in sh(["dvc", "status"], root).lower()
+
+    # One hyperparameter changed: exactly its dependants rerun.
+    set_rl_lr(root, "2.0e-4")
+    ran = set(re.findall(r"Running stage '([^']+)'", sh(["dvc", "repro"], root)))
+    assert ran == RL_DEPENDANTS
+
+
+def test_snakemake_reruns_only_dependants(local_run, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(local_run, root, symlinks=True)
+    assert "Nothing to be done" in snakemake(root, dry=True)
+    set_rl_lr(root, "2.0e-4")
+    planned = re.findall(r"^srlm --params \S+ (\w+) (.*)$", snakemake(root, dry=True), re.M)
+    jobs = {(cmd, args.split(" 2>")[0]) for cmd, args in planned}
+    assert jobs == {
+        ("train", "--model base --pipeline rl"), ("train", "--model base --pipeline sft-rl"),
+        ("eval", "--model base --pipeline rl --bench tinyworld"),
+        ("eval", "--model base --pipeline sft-rl --bench tinyworld"),
+        ("tables", "--table 2"), ("tables", "--table 3"),
+    }
+
+
+def slurm_up() -> bool:
+    if not shutil.which("sinfo"):
+        return False
+    proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    return proc.returncode == 0 and bool(re.search(r"idle|mix|alloc", proc.stdout))
+
+
+def test_slurm_profile_matches_local(local_run, tmp_path):
+    """The whole nano graph as SLURM jobs (cpu and gpu partitions) gives the local tables."""
+    if not slurm_up():
+        if os.environ.get("SRLM_REQUIRE_SLURM"):
+            pytest.fail("SRLM_REQUIRE_SLURM is set but no SLURM controller answers (sinfo)")
+        pytest.skip("no SLURM here (start one with `.ci/slurm.sh start`)")
+    root = project(tmp_path / "slurm")
+    out = snakemake(root, "--profile", str(REPO / "profiles/slurm"),
+                    "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks",
+                    "2", "--jobs", "2")
+    assert "slurm" in out.lower()
+    for table in TABLES:
+        assert (root / table).read_text() == (local_run / table).read_text(), table
+    logs = list((root / ".snakemake/slurm_logs").rglob("*.log"))
+    assert any("rule_train" in str(p) for p in logs), "training did not run as a SLURM job"
