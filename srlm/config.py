@@ -204,8 +204,16 @@ class EvalSpec(Strict):
     batch_size: int = Field(64, gt=0)
     limit: int = -1
     """Evaluate the first ``limit`` problems only (-1: all)."""
+    limits: dict[str, int] = Field(default_factory=dict)
+    """Per-benchmark ``limit`` (e.g. a GSM8K smoke check on the CPU profile)."""
+    few_shot: int = Field(0, ge=0)
+    """Solved examples put before each question (from the benchmark's train split; 0: zero-shot)."""
     backend: Literal["auto", "hf", "vllm"] = "auto"
     system_prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+    def limit_for(self, bench: str) -> int:
+        return self.limits.get(bench, self.limit)
 
 
 class TablesSpec(Strict):

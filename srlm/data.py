@@ -10,6 +10,7 @@ error naming the file and line.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 from pathlib import Path
@@ -55,6 +56,11 @@ def _read_rows(path: Path) -> list[tuple[int, dict]]:
         return [(i + 1, row) for i, row in enumerate(pd.read_parquet(path).to_dict("records"))]
     rows = read_jsonl(path)
     return list(enumerate(rows, 1))
+
+
+def mirror_dir(params: Params) -> str | None:
+    """The offline mirror: ``$SRLM_MIRROR`` if set, else the params' ``mirror`` (relative to the cwd)."""
+    return os.environ.get("SRLM_MIRROR") or params.mirror
 
 
 def fetch(spec: DatasetSpec, split: str, mirror: str | None, name: str) -> tuple[Path, dict]:
@@ -215,7 +221,7 @@ def run_data(params: Params, name: str, out_dir: str | Path) -> dict:
         splits, origins = {}, {}
         names = sorted({*spec.mirror_files, *spec.hub_files, *spec.hub_splits})
         for split in tqdm(names, desc=f"data {name}"):
-            path, origins[split] = fetch(spec, split, params.mirror, name)
+            path, origins[split] = fetch(spec, split, mirror_dir(params), name)
             splits[split] = normalise(spec, name, split, path)
         manifest["origin"] = origins
     banned = {norm_question(r["question"]) for r in splits.get("test", [])}

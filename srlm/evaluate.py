@@ -8,6 +8,7 @@ and flexible last-number scores beside the math-verify score.
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from pathlib import Path
 
@@ -31,6 +32,17 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def few_shot_examples(data_dir: Path, k: int, seed: int) -> list[dict]:
+    """``k`` solved examples drawn (seeded) from the benchmark's train split."""
+    if k == 0:
+        return []
+    train = data_dir / "train.jsonl"
+    if not train.is_file():
+        raise ValueError(f"eval.few_shot: {k}, but {data_dir.name} has no train split to draw from")
+    rows = read_jsonl(train, required=("id", "question", "cot"))
+    return random.Random(seed).sample(rows, k)
+
+
 def clean_plain(text: str) -> str:
     """A base model under the plain template may run on into a new question: cut it there."""
     return text.split("\nQuestion:")[0]
@@ -41,10 +53,12 @@ def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_js
     device = setup(params)
     meta = read_meta(model_dir)
     rows = read_jsonl(data_dir / "test.jsonl", required=("id", "question", "answer"))
-    if params.eval.limit > 0:
-        rows = rows[: params.eval.limit]
+    limit = params.eval.limit_for(bench)
+    if limit > 0:
+        rows = rows[:limit]
     system = params.eval.system_prompt
-    prompted = prompt_model(model_dir, [r["question"] for r in rows], system)
+    shots = few_shot_examples(data_dir, params.eval.few_shot, params.seed)
+    prompted = prompt_model(model_dir, [r["question"] for r in rows], system, shots)
     prompts = prompted.prompts
     sampling = params.eval.sampling.get(bench)
     runs = [(seed, sampling.k, sampling.temperature, sampling.top_p) for seed in sampling.seeds] \
@@ -85,6 +99,7 @@ def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_js
             "decoding": f"avg@{sampling.k}" if sampling else "greedy pass@1",
             "temperature": runs[0][2], "top_p": runs[0][3], "k": runs[0][1],
             "seeds": [r[0] for r in runs], "max_new_tokens": params.eval.max_new_tokens,
+            "few_shot": len(shots), "few_shot_ids": [s["id"] for s in shots],
             "backend": backend, "extractor": "last \\boxed{} > '####' > last number",
             "grader": "numeric, else math-verify (5 s timeout)"},
     }

@@ -103,11 +103,12 @@ class Prompted:
     tokenizer: object
 
 
-def prompt_model(model_dir: str | Path, questions: list[str], system_prompt: str) -> Prompted:
+def prompt_model(model_dir: str | Path, questions: list[str], system_prompt: str,
+                 shots: list[dict] | None = None) -> Prompted:
     """Render each question in the template the model understands (``srlm_model.json``)."""
     from .models import load_tokenizer, read_meta, render_prompt
 
     template = read_meta(model_dir)["template"]
     tokenizer = load_tokenizer(model_dir)
-    return Prompted(template, [render_prompt(tokenizer, q, template, system_prompt) for q in questions],
-                    tokenizer)
+    return Prompted(template, [render_prompt(tokenizer, q, template, system_prompt, shots)
+                               for q in questions], tokenizer)

@@ -79,11 +79,21 @@ def stop_ids(tokenizer) -> list[int]:
     return [vocab[t] for t in (IM_END, ENDOFTEXT) if t in vocab]
 
 
-def render_prompt(tokenizer, question: str, template: str, system_prompt: str = "") -> str:
-    """The text a model is prompted with: ChatML for chat models, a plain template otherwise."""
+def render_prompt(tokenizer, question: str, template: str, system_prompt: str = "",
+                  shots: list[dict] | None = None) -> str:
+    """The text a model is prompted with: ChatML for chat models, a plain template otherwise.
+
+    ``shots`` (rows with ``question`` and ``cot``) go first: as earlier ``Question/Answer`` blocks
+    in the plain template, as earlier user/assistant turns in the chat template.
+    """
+    shots = shots or []
     if template == "plain":
-        return PLAIN_TEMPLATE.format(question=question)
+        solved = "".join(f"{PLAIN_TEMPLATE.format(question=s['question'])} {s['cot']}\n\n" for s in shots)
+        return solved + PLAIN_TEMPLATE.format(question=question)
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    for shot in shots:
+        messages += [{"role": "user", "content": shot["question"]},
+                     {"role": "assistant", "content": shot["cot"]}]
     messages.append({"role": "user", "content": question})
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 

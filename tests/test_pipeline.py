@@ -56,6 +56,9 @@ def test_tables_written(micro):
     t2 = pd.read_csv(micro / "results/table2.csv")
     assert list(t2["pipeline"]) == ["none", "sft", "lora", "kd", "rl"]
     assert t2["tinyworld"].nunique() > 2  # methods give different numbers
+    assert (t2["gsm8k_n"] == 20).all()  # the real-data smoke column: GSM8K test, graded end to end
+    smoke = [json.loads(line) for line in (micro / "work/micro/eval/base/sft/gsm8k.samples.jsonl").open()]
+    assert len(smoke) == 20 and all(s["gold"] and "correct" in s for s in smoke)
     t1 = pd.read_csv(micro / "results/table1.csv")
     assert list(t1["model"]) == ["tiny-base", "tiny-teacher"]
 
