@@ -19,8 +19,9 @@ RUN apt-get update \
     && python3.12 -m venv /opt/venv
 
 # GPU stack (pins agree with pyproject.toml and environment.yml; checked by tests/test_pins.py).
-# vLLM is left out until a release that pins torch 2.13 is verified: without it, generation and
-# GRPO rollouts use the HF backend.
+# vLLM is left out: vllm 0.32.0 is the release built for torch==2.13.0 but requires
+# transformers<5.20 (we pin 5.24); vllm 0.33.0 requires torch==2.14.0. Without it, generation and
+# GRPO rollouts use the HF backend (static KV cache on CUDA). flash-attn is not pinned either (SDPA).
 RUN pip install torch==2.13.0 \
     && pip install deepspeed==0.19.8 \
        transformers==5.24.0 datasets==5.2.0 trl==1.16.0 peft==0.21.2 accelerate==1.15.0 \
