@@ -10,7 +10,7 @@ from __future__ import annotations
 import yaml
 
 from .config import Params, has_key, params_chain, parse_pipeline
-from .paths import INIT, Paths, table_runs, train_launcher, train_sections
+from .paths import Paths, table_runs, train_launcher, train_sections
 
 
 def _stage(cmd: str, deps: list[str], outs: list, chain: list[tuple[str, dict]], keys: list[str],
@@ -71,8 +71,7 @@ def dvc_yaml(params: Params, params_file: str) -> str:
             stages[f"train-{model}-{pipeline}"] = _stage(
                 f"{train} train --model {model} --pipeline {pipeline}", deps, outs, chain,
                 train_sections(pipeline))
-    runs = {(m, INIT) for m in params.tables.table1}
-    runs |= {(m, p) for m in params.students for p in [INIT, *params.pipelines()]}
+    runs = {run for n in (1, 2, 3) for run in table_runs(params, n)}  # what the tables read
     for model, pipeline in sorted(runs):
         for bench in params.eval.benchmarks:
             stages[f"eval-{model}-{pipeline}-{bench}"] = _stage(
