@@ -10,7 +10,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("SRLM_MIRROR", REPO.parent / "shared" / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("SRLM_MIRROR", str(MIRROR))  # graphs run in temporary directories
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

@@ -15,6 +15,12 @@ from srlm.tinyworld import generate_splits
 from .conftest import REPO
 
 
+@pytest.fixture(autouse=True)
+def _params_mirror_only(monkeypatch):
+    """These tests point ``mirror`` at edited copies: a global ``$SRLM_MIRROR`` must not win."""
+    monkeypatch.delenv("SRLM_MIRROR", raising=False)
+
+
 def _params(tmp_path, mirror):
     return load_params(REPO / "params" / "tiny.yaml",
                        {"workdir": str(tmp_path / "work"), "mirror": str(mirror)})

@@ -12,13 +12,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import REPO
+from .conftest import MIRROR, REPO
 
 MICRO = REPO / "tests" / "micro.yaml"
 
 
 def run_graph(workdir: Path, *targets: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "SRLM_MIRROR": str(MIRROR)}  # the graph runs in a temporary directory
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
            "--cores", "2", "--config", f"params={MICRO}", "--quiet", "rules", *targets]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
