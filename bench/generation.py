@@ -28,6 +28,7 @@ def plain_generate(model, tok, prompts, max_new_tokens, batch_size) -> int:
 
 def main() -> None:
     from srlm.generation import generate_hf
+    from srlm.models import PLAIN_TEMPLATE
     from srlm.tinyworld import build_model, build_tokenizer, make_problem
 
     ap = argparse.ArgumentParser(description=__doc__)
@@ -39,7 +40,7 @@ def main() -> None:
     args = ap.parse_args()
     rng = random.Random(0)
     problems = [make_problem(rng, rng.randint(1, 6), 20) for _ in range(args.n)]
-    prompts = [f"Question: {p['question']}\nAnswer:" for p in problems]
+    prompts = [PLAIN_TEMPLATE.format(question=p["question"]) for p in problems]
     if args.model:
         from srlm.models import load_model
 

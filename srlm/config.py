@@ -344,9 +344,9 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def read_raw(path: str | os.PathLike) -> dict:
-    """Read a params YAML file, resolving ``extends`` chains."""
-    path = Path(path)
+def params_chain(path: str | os.PathLike) -> list[tuple[str, dict]]:
+    """The files of an ``extends`` chain, most derived first, each with its own (unmerged) keys."""
+    path = Path(os.path.normpath(path))
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
     try:
@@ -356,18 +356,16 @@ def read_raw(path: str | os.PathLike) -> dict:
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: top level must be a mapping")
     parent = raw.pop("extends", None)
-    if parent:
-        raw = _merge(read_raw(path.parent / parent), raw)
-    return raw
-
-
-def params_chain(path: str | os.PathLike) -> list[tuple[str, dict]]:
-    """The files of an ``extends`` chain, most derived first, each with its own (unmerged) keys."""
-    path = Path(os.path.normpath(path))
-    raw = yaml.safe_load(path.read_text()) or {}
-    parent = raw.pop("extends", None)
     chain = [(str(path), raw)]
     return chain + params_chain(path.parent / parent) if parent else chain
+
+
+def read_raw(path: str | os.PathLike) -> dict:
+    """Read a params YAML file, resolving ``extends`` chains (later files override earlier ones)."""
+    merged: dict = {}
+    for _, raw in reversed(params_chain(path)):
+        merged = _merge(merged, raw)
+    return merged
 
 
 def has_key(raw: dict, dotted: str) -> bool:

@@ -16,7 +16,6 @@ from .config import Params
 from .generation import generate, prompt_model
 from .grading import equivalent, flexible_answer, grade, strict_answer
 from .io import read_jsonl, write_json, write_jsonl
-from .models import read_meta
 from .train.common import setup
 
 HASH_STYLE = {"gsm8k", "tinyworld"}
@@ -51,7 +50,6 @@ def clean_plain(text: str) -> str:
 def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_json: Path,
              out_samples: Path) -> dict:
     device = setup(params)
-    meta = read_meta(model_dir)
     rows = read_jsonl(data_dir / "test.jsonl", required=("id", "question", "answer"))
     limit = params.eval.limit_for(bench)
     if limit > 0:
@@ -59,7 +57,7 @@ def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_js
     system = params.eval.system_prompt
     shots = few_shot_examples(data_dir, params.eval.few_shot, params.seed)
     prompted = prompt_model(model_dir, [r["question"] for r in rows], system, shots)
-    prompts = prompted.prompts
+    prompts, meta = prompted.prompts, prompted.meta
     sampling = params.eval.sampling.get(bench)
     runs = [(seed, sampling.k, sampling.temperature, sampling.top_p) for seed in sampling.seeds] \
         if sampling else [(params.seed, 1, 0.0, 1.0)]

@@ -96,9 +96,9 @@ def generate(model_dir: str, prompts: list[str], *, device: str, backend: str,
 
 @dataclass
 class Prompted:
-    """A model directory's prompts for a list of questions, with its template."""
+    """A model directory's prompts for a list of questions, with its metadata and tokenizer."""
 
-    template: str
+    meta: dict
     prompts: list[str]
     tokenizer: object
 
@@ -108,7 +108,7 @@ def prompt_model(model_dir: str | Path, questions: list[str], system_prompt: str
     """Render each question in the template the model understands (``srlm_model.json``)."""
     from .models import load_tokenizer, read_meta, render_prompt
 
-    template = read_meta(model_dir)["template"]
+    meta = read_meta(model_dir)
     tokenizer = load_tokenizer(model_dir)
-    return Prompted(template, [render_prompt(tokenizer, q, template, system_prompt, shots)
-                               for q in questions], tokenizer)
+    return Prompted(meta, [render_prompt(tokenizer, q, meta["template"], system_prompt, shots)
+                           for q in questions], tokenizer)

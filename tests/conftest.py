@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,8 @@ def tiny_raw() -> dict:
     from srlm.config import read_raw
 
     return read_raw(REPO / "params" / "tiny.yaml")
+
+
+def tool_env(**extra: str) -> dict[str, str]:
+    """The environment for subprocesses (snakemake, srlm, dvc): this interpreter's bin first."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **extra}

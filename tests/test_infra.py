@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, tool_env
 
 PARAMS = "tests/nano.yaml"
 ROOT = "work/nano"
@@ -31,8 +31,7 @@ RL_DEPENDANTS = {"train-base-rl", "train-base-sft-rl", "eval-base-rl-tinyworld",
 
 
 def sh(cmd: list[str], cwd: Path, timeout: int = 900) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=tool_env(), timeout=timeout)
     assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     return proc.stdout + proc.stderr
 
@@ -120,19 +119,22 @@ def test_snakemake_reruns_only_dependants(local_run, tmp_path):
     }
 
 
-def slurm_up() -> bool:
-    if not shutil.which("sinfo"):
-        return False
-    proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
-    return proc.returncode == 0 and bool(re.search(r"idle|mix|alloc", proc.stdout))
-
-
-def test_slurm_profile_matches_local(local_run, tmp_path):
-    """The whole nano graph as SLURM jobs (cpu and gpu partitions) gives the local tables."""
-    if not slurm_up():
+@pytest.fixture(scope="session")
+def slurm() -> None:
+    """A SLURM controller that answers. CI (``.ci/run``) starts one and sets SRLM_REQUIRE_SLURM, so
+    there its absence fails; elsewhere (no root, no slurm-wlm) the SLURM tests are skipped."""
+    up = False
+    if shutil.which("sinfo"):
+        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+        up = proc.returncode == 0 and bool(re.search(r"idle|mix|alloc", proc.stdout))
+    if not up:
         if os.environ.get("SRLM_REQUIRE_SLURM"):
             pytest.fail("SRLM_REQUIRE_SLURM is set but no SLURM controller answers (sinfo)")
         pytest.skip("no SLURM here (start one with `.ci/slurm.sh start`)")
+
+
+def test_slurm_profile_matches_local(slurm, local_run, tmp_path):
+    """The whole nano graph as SLURM jobs (cpu and gpu partitions) gives the local tables."""
     root = project(tmp_path / "slurm")
     out = snakemake(root, "--profile", str(REPO / "profiles/slurm"),
                     "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks",
@@ -144,12 +146,8 @@ def test_slurm_profile_matches_local(local_run, tmp_path):
     assert re.search(r"rule train:(?:\n +.*)*slurm_partition=gpu", out), "training not on the gpu partition"
 
 
-def test_slurm_preempted_training_resumes(local_run, tmp_path):
+def test_slurm_preempted_training_resumes(slurm, local_run, tmp_path):
     """A training job requeued by the scheduler (as on preemption) resumes from its checkpoint."""
-    if not slurm_up():
-        if os.environ.get("SRLM_REQUIRE_SLURM"):
-            pytest.fail("SRLM_REQUIRE_SLURM is set but no SLURM controller answers (sinfo)")
-        pytest.skip("no SLURM here (start one with `.ci/slurm.sh start`)")
     root = tmp_path / "preempt"
     shutil.copytree(local_run, root, symlinks=True)
     shutil.rmtree(root / ROOT / "models/base/sft")

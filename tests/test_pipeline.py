@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,14 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import MIRROR, REPO
+from .conftest import MIRROR, REPO, tool_env
 
 MICRO = REPO / "tests" / "micro.yaml"
 
 
 def run_graph(workdir: Path, *targets: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "SRLM_MIRROR": str(MIRROR)}  # the graph runs in a temporary directory
+    env = tool_env(SRLM_MIRROR=str(MIRROR))  # the graph runs in a temporary directory
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
            "--cores", "2", "--config", f"params={MICRO}", "--quiet", "rules", *targets]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
