@@ -28,5 +28,6 @@ lint: setup
 	ruff check srlm tests bench
 	hadolint Dockerfile
 
+# two pytest workers, whole files each: the pipeline and infrastructure graphs run side by side
 test: setup lint
-	pytest
+	pytest -n 2 --dist loadfile

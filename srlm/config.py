@@ -92,6 +92,9 @@ class TrainSpec(Strict):
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
     weight_decay: float = Field(0.0, ge=0)
     scheduler: str = "cosine"
+    optim: Literal["adamw_torch", "adamw_torch_fused", "adafactor", "sgd"] = "adamw_torch"
+    """The optimiser (transformers' name). Plain SGD moves only where the gradient is consistent;
+    Adam moves every weight by about ``lr`` per step, noise included."""
     save_steps: int = Field(200, gt=0)
     save_total_limit: int = Field(2, gt=0)
     logging_steps: int = Field(10, gt=0)
@@ -169,6 +172,8 @@ class RlSpec(Strict):
     reward: RewardSpec = RewardSpec()
     use_vllm: bool | Literal["auto"] = "auto"
     vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+    lora_adapter: LoraSpec | None = None
+    """GRPO on LoRA adapters (as verl's GRPO-LoRA baseline), merged into the weights on save."""
 
     @model_validator(mode="after")
     def _divisible(self) -> RlSpec:

@@ -148,9 +148,8 @@ def test_same_seeds_same_tables(micro, tmp_path_factory):
     again = tmp_path_factory.mktemp("micro-again")
     shutil.copytree(micro / "work", again / "work", symlinks=True)
     for model in ("sft", "rl", "sft-rl"):
-        shutil.rmtree(again / "work/micro/models/base" / model)
-        shutil.rmtree(again / "work/micro/runs/base" / model)
-    shutil.rmtree(again / "work/micro/eval")
+        for kind in ("models", "runs", "eval"):
+            shutil.rmtree(again / "work/micro" / kind / "base" / model)
     run_graph(again)
     for n in (1, 2, 3):
         a = (micro / "results" / f"table{n}.csv").read_text()

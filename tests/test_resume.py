@@ -92,3 +92,29 @@ def test_same_seed_same_weights(base, tmp_path):
         a = (base / "work/resume" / rel).read_bytes()
         b = (tmp_path / "work/resume" / rel).read_bytes()
         assert a == b, f"{rel} differs between two builds with the same seed"
+
+
+def test_grpo_lora_is_merged(base, tmp_path):
+    """GRPO on LoRA adapters (``rl.lora_adapter``): the adapters train and are merged on save, so the
+    next stage and the evaluation load a plain model."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    for rel in ("data", "models/_tokenizer", "models/base/init"):
+        shutil.copytree(base / "work/resume" / rel, tmp_path / "work/resume" / rel)
+    params = tmp_path / "lora-rl.yaml"
+    params.write_text(f"extends: {PARAMS}\n"
+                      "rl:\n  train: {lr: 1.0e-3, max_steps: 4, batch_size: 16, max_length: 192, "
+                      "save_steps: 100, logging_steps: 2}\n"
+                      "  lora_adapter: {r: 4, alpha: 8, dropout: 0.0}\n")
+    proc = subprocess.run([sys.executable, "-m", "srlm.cli", "--params", str(params), "train",
+                           "--model", "base", "--pipeline", "rl"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = tmp_path / "work/resume/models/base/rl"
+    assert not (out / "adapter_config.json").exists()
+    before = load_file(tmp_path / "work/resume/models/base/init/model.safetensors")
+    after = load_file(out / "model.safetensors")
+    assert before.keys() == after.keys(), "the saved model is not a plain (merged) model"
+    assert any((before[k] - after[k]).abs().max() > 0 for k in before), "LoRA GRPO changed nothing"

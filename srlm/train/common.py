@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from ..config import Params, TrainSpec
+from ..config import LoraSpec, Params, TrainSpec
 from ..io import atomic_path
 from ..models import save_model
 from ..paths import deepspeed_config
@@ -73,6 +73,7 @@ def trl_args(spec: TrainSpec, params: Params, run_dir: Path, device: str) -> dic
         warmup_steps=spec.warmup_ratio,  # a float < 1 is a fraction of the steps
         weight_decay=spec.weight_decay,
         lr_scheduler_type=spec.scheduler,
+        optim=spec.optim,
         save_strategy="steps",
         save_steps=spec.save_steps,
         save_total_limit=spec.save_total_limit,
@@ -87,6 +88,16 @@ def trl_args(spec: TrainSpec, params: Params, run_dir: Path, device: str) -> dic
         save_only_model=False,
         deepspeed=deepspeed,
     )
+
+
+def peft_config(lora: LoraSpec | None):
+    """PEFT's ``LoraConfig`` for a trainer, or None for full fine-tuning."""
+    if lora is None:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=lora.target_modules, task_type="CAUSAL_LM")
 
 
 def train_and_save(trainer, run_dir: Path, out_dir: Path, template: str, lineage: list[str],

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..config import Params
 from ..grading import arithmetic_score, grade, has_format
 from ..models import load_model, render_prompt
-from .common import setup, train_and_save, trl_args
+from .common import peft_config, setup, train_and_save, trl_args
 
 
 def correctness_reward(completions: list[str], answer: list[str], **_) -> list[float]:
@@ -80,6 +80,6 @@ def run_rl(params: Params, model_dir: Path, out_dir: Path, run_dir: Path, rows: 
     trainer = GRPOTrainer(model=model,
                           reward_funcs=[correctness_reward, format_reward, arithmetic_reward],
                           args=config, train_dataset=Dataset.from_list(data),
-                          processing_class=tokenizer)
-    return train_and_save(trainer, run_dir, out_dir, template, lineage, rl_prompts=len(data),
-                          vllm=vllm)
+                          processing_class=tokenizer, peft_config=peft_config(cfg.lora_adapter))
+    return train_and_save(trainer, run_dir, out_dir, template, lineage,
+                          merge_lora=cfg.lora_adapter is not None, rl_prompts=len(data), vllm=vllm)

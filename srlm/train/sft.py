@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..config import LoraSpec, Params, TrainSpec
 from ..models import IM_END, load_model, render_prompt, use_chat_eos
-from .common import setup, train_and_save, trl_args
+from .common import peft_config, setup, train_and_save, trl_args
 
 
 def chat_examples(tokenizer, rows: list[dict], system_prompt: str) -> list[dict]:
@@ -27,12 +27,6 @@ def fit(params: Params, spec: TrainSpec, model, tokenizer, dataset: list[dict], 
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    peft_config = None
-    if lora is not None:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                                 target_modules=lora.target_modules, task_type="CAUSAL_LM")
     config = SFTConfig(
         **trl_args(spec, params, run_dir, device),
         max_length=spec.max_length,
@@ -41,7 +35,7 @@ def fit(params: Params, spec: TrainSpec, model, tokenizer, dataset: list[dict], 
         pad_token=tokenizer.pad_token,
     )
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(dataset),
-                         processing_class=tokenizer, peft_config=peft_config)
+                         processing_class=tokenizer, peft_config=peft_config(lora))
     return train_and_save(trainer, run_dir, out_dir, template, lineage,
                           merge_lora=lora is not None, **meta)
 
