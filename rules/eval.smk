@@ -16,6 +16,8 @@ rule eval:
         **rule_resources(P, "gpu"),
     log:
         f"{ROOT}/logs/eval/{{model}}/{{pipeline}}/{{bench}}.log",
+    benchmark:
+        f"{ROOT}/benchmarks/eval/{{model}}/{{pipeline}}/{{bench}}.tsv"
     shell:
         "{SRLM} eval --model {wildcards.model} --pipeline {wildcards.pipeline} "
         "--bench {wildcards.bench} 2> {log}"

@@ -23,6 +23,8 @@ rule tokenizer:
         **rule_resources(P, "cpu"),
     log:
         f"{ROOT}/logs/tokenizer.log",
+    benchmark:
+        f"{ROOT}/benchmarks/tokenizer.tsv"
     shell:
         "{SRLM} tokenizer 2> {log}"
 
@@ -38,5 +40,7 @@ rule model:
         **rule_resources(P, "gpu"),
     log:
         f"{ROOT}/logs/model/{{model}}.log",
+    benchmark:
+        f"{ROOT}/benchmarks/model/{{model}}.tsv"
     shell:
         "{SRLM} model --model {wildcards.model} 2> {log}"

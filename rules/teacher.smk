@@ -22,5 +22,7 @@ rule teacher:
         **rule_resources(P, "gpu"),
     log:
         f"{ROOT}/logs/teacher.log",
+    benchmark:
+        f"{ROOT}/benchmarks/teacher.tsv"
     shell:
         "{SRLM} teacher 2> {log}"

@@ -22,5 +22,7 @@ rule train:
         **rule_resources(P, "gpu"),
     log:
         f"{ROOT}/logs/train/{{model}}/{{pipeline}}.log",
+    benchmark:
+        f"{ROOT}/benchmarks/train/{{model}}/{{pipeline}}.tsv"
     shell:
         "{TRAIN} train --model {wildcards.model} --pipeline {wildcards.pipeline} 2> {log}"

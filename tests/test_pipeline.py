@@ -142,6 +142,16 @@ def test_tensorboard_logs(micro):
     assert events
 
 
+def test_job_benchmarks(micro):
+    """Every training and evaluation job records its wall time and memory; bench/jobs.py sums them."""
+    assert (micro / "work/micro/benchmarks/train/base/sft.tsv").is_file()
+    proc = subprocess.run([sys.executable, str(REPO / "bench/jobs.py"), str(micro / "work/micro")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    rules = {line.split()[0] for line in proc.stdout.split("rule ")[1].splitlines()[1:]}
+    assert {"model", "teacher", "train", "eval", "all"} <= rules, proc.stdout
+
+
 def test_same_seeds_same_tables(micro, tmp_path_factory):
     """Rerun the stochastic stages (SFT, GRPO sampling, evaluation) from the same inputs: the tables
     are byte-identical. (Data, tokenizer and model building: tests/test_resume.py.)"""
