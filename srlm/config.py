@@ -92,7 +92,7 @@ class TrainSpec(Strict):
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
     weight_decay: float = Field(0.0, ge=0)
     scheduler: str = "cosine"
-    optim: Literal["adamw_torch", "adamw_torch_fused", "adafactor", "sgd"] = "adamw_torch"
+    optim: Literal["adamw_torch_fused", "adamw_torch", "adafactor", "sgd"] = "adamw_torch_fused"
     """The optimiser (transformers' name). Plain SGD moves only where the gradient is consistent;
     Adam moves every weight by about ``lr`` per step, noise included."""
     save_steps: int = Field(200, gt=0)

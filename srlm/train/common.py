@@ -90,6 +90,11 @@ def trl_args(spec: TrainSpec, params: Params, run_dir: Path, device: str) -> dic
     )
 
 
+WALL_CLOCK = {"train_runtime", "train_samples_per_second", "train_steps_per_second", "step_time"}
+"""Timing fields kept out of a model's ``train_log.json``, so the same seeds give the same bytes
+(and the same DVC hash); wall time per job is in ``{workdir}/benchmarks/`` (Snakemake)."""
+
+
 def peft_config(lora: LoraSpec | None):
     """PEFT's ``LoraConfig`` for a trainer, or None for full fine-tuning."""
     if lora is None:
@@ -117,11 +122,11 @@ def train_and_save(trainer, run_dir: Path, out_dir: Path, template: str, lineage
     summary = {
         "resumed_from": last,
         "global_step": trainer.state.global_step,
-        "train_runtime_s": result.metrics.get("train_runtime"),
-        "log_history": trainer.state.log_history,
+        "log_history": [{k: v for k, v in entry.items() if k not in WALL_CLOCK}
+                        for entry in trainer.state.log_history],
     }
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
         save_model(model, tokenizer, tmp, template, lineage, **meta)
         (tmp / "train_log.json").write_text(json.dumps(summary, indent=1) + "\n")
-    return summary
+    return {**summary, "train_runtime_s": result.metrics.get("train_runtime")}
