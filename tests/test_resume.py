@@ -17,12 +17,20 @@ from .conftest import REPO
 PARAMS = REPO / "tests" / "resume.yaml"
 
 
-def srlm(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "srlm.cli", "--params", str(PARAMS), *args],
+def srlm(cwd: Path, *args: str, check: bool = True, params: Path = PARAMS) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "srlm.cli", "--params", str(params), *args],
                           cwd=cwd, capture_output=True, text=True)
     if check:
         assert proc.returncode == 0, proc.stderr[-4000:]
     return proc
+
+
+def copy_base(base: Path, dest: Path) -> None:
+    """The built data, tokenizer and base model of the ``base`` fixture, copied into ``dest``."""
+    import shutil
+
+    for rel in ("data", "models/_tokenizer", "models/base/init"):
+        shutil.copytree(base / "work/resume" / rel, dest / "work/resume" / rel)
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +71,11 @@ def test_kill_then_resume(base, pipeline, first_ckpt, steps):
 def test_single_process_deepspeed(base, tmp_path):
     """The trainers' DeepSpeed ZeRO-2 path (multi-GPU runs), single process on CPU: it trains,
     checkpoints DeepSpeed state, and saves a plain model."""
-    import shutil
-
-    for rel in ("data", "models/_tokenizer", "models/base/init"):
-        shutil.copytree(base / "work/resume" / rel, tmp_path / "work/resume" / rel)
+    copy_base(base, tmp_path)
     params = tmp_path / "deepspeed.yaml"
     params.write_text(f"extends: {PARAMS}\n"
                       f"distributed: {{deepspeed: {REPO}/params/deepspeed/zero2.json, min_gpus: 0}}\n")
-    proc = subprocess.run([sys.executable, "-m", "srlm.cli", "--params", str(params), "train",
-                           "--model", "base", "--pipeline", "sft"], cwd=tmp_path,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    srlm(tmp_path, "train", "--model", "base", "--pipeline", "sft", params=params)
     summary = json.loads((tmp_path / "work/resume/models/base/sft/train_log.json").read_text())
     losses = [h["loss"] for h in summary["log_history"] if "loss" in h]
     assert summary["global_step"] == 40 and losses[-1] < losses[0]
@@ -97,21 +99,15 @@ def test_same_seed_same_weights(base, tmp_path):
 def test_grpo_lora_is_merged(base, tmp_path):
     """GRPO on LoRA adapters (``rl.lora_adapter``): the adapters train and are merged on save, so the
     next stage and the evaluation load a plain model."""
-    import shutil
-
     from safetensors.torch import load_file
 
-    for rel in ("data", "models/_tokenizer", "models/base/init"):
-        shutil.copytree(base / "work/resume" / rel, tmp_path / "work/resume" / rel)
+    copy_base(base, tmp_path)
     params = tmp_path / "lora-rl.yaml"
     params.write_text(f"extends: {PARAMS}\n"
                       "rl:\n  train: {lr: 1.0e-3, max_steps: 4, batch_size: 16, max_length: 192, "
                       "save_steps: 100, logging_steps: 2}\n"
                       "  lora_adapter: {r: 4, alpha: 8, dropout: 0.0}\n")
-    proc = subprocess.run([sys.executable, "-m", "srlm.cli", "--params", str(params), "train",
-                           "--model", "base", "--pipeline", "rl"], cwd=tmp_path,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    srlm(tmp_path, "train", "--model", "base", "--pipeline", "rl", params=params)
     out = tmp_path / "work/resume/models/base/rl"
     assert not (out / "adapter_config.json").exists()
     before = load_file(tmp_path / "work/resume/models/base/init/model.safetensors")
