@@ -5,7 +5,7 @@ rule data:
     output:
         directory(f"{ROOT}/data/{{dataset}}"),
     params:
-        cfg=lambda wc: digest(P, f"datasets.{wc.dataset}", "tinyworld", "val_fraction", "seed"),
+        cfg=lambda wc: digest(P, f"datasets.{wc.dataset}", *DATA_SECTIONS),
     resources:
         **rule_resources(P, "cpu"),
     log:

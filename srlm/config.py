@@ -111,12 +111,24 @@ class TinyBuildSpec(Strict):
     pretrain: TrainSpec
     """Plain-text pre-training of the base (and the teacher's own base)."""
     pretrain_max_steps_per_problem: int = Field(2, ge=1)
+    pretrain_step_weights: list[float] | None = None
+    """Relative frequency of 1, 2, ... ``pretrain_max_steps_per_problem``-step problems in the
+    base's pre-training text (null: uniform). A rare longest kind leaves a base that stops one
+    line early when greedy but sometimes goes on when sampling: what RL can sharpen."""
     pretrain_direct_fraction: float = Field(0.0, ge=0, lt=1)
     """Fraction of the base's pre-training text that states the answer without working (as much
     web text does): the base then often answers in one step, and RL can find that working pays."""
     instruct: TrainSpec
     """Brief chat-format tuning that turns the tiny base into the tiny Instruct model."""
     teacher_train: TrainSpec
+
+    @model_validator(mode="after")
+    def _step_weights(self) -> TinyBuildSpec:
+        w = self.pretrain_step_weights
+        if w is not None and (len(w) != self.pretrain_max_steps_per_problem or min(w) < 0 or not sum(w)):
+            raise ValueError(f"tiny.pretrain_step_weights {w}: need {self.pretrain_max_steps_per_problem} "
+                             "non-negative weights (one per step count), not all zero")
+        return self
 
 
 class LoraSpec(Strict):

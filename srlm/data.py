@@ -201,7 +201,8 @@ def build_tinyworld(params: Params) -> tuple[dict[str, list[dict]], dict]:
     tw = params.tinyworld
     tiny = params.tiny
     splits = generate_splits(tw.n_train, tw.n_test, tw.n_pretrain, tw.max_steps, tw.max_operand,
-                             tiny.pretrain_max_steps_per_problem if tiny else 2, tw.seed)
+                             tiny.pretrain_max_steps_per_problem if tiny else 2, tw.seed,
+                             tiny.pretrain_step_weights if tiny else None)
     for rows in splits.values():
         for row in rows:
             row["source"] = "tinyworld"

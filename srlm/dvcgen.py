@@ -10,7 +10,7 @@ from __future__ import annotations
 import yaml
 
 from .config import Params, has_key, params_chain, parse_pipeline
-from .paths import Paths, table_runs, train_launcher, train_sections
+from .paths import DATA_SECTIONS, Paths, table_runs, train_launcher, train_sections
 
 
 def _stage(cmd: str, deps: list[str], outs: list, chain: list[tuple[str, dict]], keys: list[str],
@@ -38,7 +38,7 @@ def dvc_yaml(params: Params, params_file: str) -> str:
     for name in sorted(datasets):
         stages[f"data-{name}"] = _stage(
             f"{srlm} data --dataset {name}", code, [str(paths.data(name))], chain,
-            [f"datasets.{name}", "tinyworld", "val_fraction", "seed"])
+            [f"datasets.{name}", *DATA_SECTIONS])
     train_data = str(paths.data(params.train_data))
     if any(m.source == "tiny" for m in params.models.values()):
         stages["tokenizer"] = _stage(f"{srlm} tokenizer", [*code, train_data],

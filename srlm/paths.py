@@ -89,6 +89,11 @@ def deepspeed_config(params: Params) -> str | None:
     return None
 
 
+DATA_SECTIONS = ["tinyworld", "tiny.pretrain_max_steps_per_problem", "tiny.pretrain_step_weights",
+                 "val_fraction", "seed"]
+"""Params sections every dataset depends on besides its own ``datasets.NAME`` (the CPU profile's
+generator and its pre-training mix)."""
+
 TRAIN_SECTIONS = {"sft": ["sft.full"], "lora": ["sft.lora", "sft.lora_adapter"], "kd": ["kd"],
                   "rl": ["rl"]}
 """Params sections each training stage reads (rerun triggers for Snakemake and DVC)."""

@@ -33,10 +33,16 @@ QWEN2_SPLIT = (
 )
 
 
-def make_problem(rng: random.Random, max_steps: int, max_operand: int) -> dict:
-    """One problem: question, chain of thought ending in ``#### n``, gold answer."""
+def make_problem(rng: random.Random, max_steps: int, max_operand: int,
+                 step_weights: list[float] | None = None) -> dict:
+    """One problem: question, chain of thought ending in ``#### n``, gold answer.
+
+    Steps are uniform in 1..max_steps, or drawn with the relative ``step_weights``."""
     name, obj = rng.choice(NAMES), rng.choice(OBJECTS)
-    steps = rng.randint(1, max_steps)
+    if step_weights:
+        steps = rng.choices(range(1, len(step_weights) + 1), weights=step_weights)[0]
+    else:
+        steps = rng.randint(1, max_steps)
     value = rng.randint(1, max_operand)
     sentences = [f"{name} has {value} {obj}."]
     lines = []
@@ -58,19 +64,20 @@ def make_problem(rng: random.Random, max_steps: int, max_operand: int) -> dict:
 
 
 def generate_splits(n_train: int, n_test: int, n_pretrain: int, max_steps: int, max_operand: int,
-                    pretrain_max_steps: int, seed: int) -> dict[str, list[dict]]:
+                    pretrain_max_steps: int, seed: int,
+                    pretrain_step_weights: list[float] | None = None) -> dict[str, list[dict]]:
     """Disjoint test / train / pretrain sets; deduplicated by question text."""
     rng = random.Random(seed)
     seen: set[str] = set()
 
-    def draw(n: int, steps: int) -> list[dict]:
+    def draw(n: int, steps: int, weights: list[float] | None = None) -> list[dict]:
         out: list[dict] = []
         tries = 0
         while len(out) < n:
             tries += 1
             if tries > 50 * n:
                 raise ValueError(f"tinyworld: cannot draw {n} distinct problems; raise max_operand")
-            problem = make_problem(rng, steps, max_operand)
+            problem = make_problem(rng, steps, max_operand, weights)
             if problem["question"] not in seen:
                 seen.add(problem["question"])
                 out.append(problem)
@@ -78,7 +85,7 @@ def generate_splits(n_train: int, n_test: int, n_pretrain: int, max_steps: int, 
 
     test = draw(n_test, max_steps)
     train = draw(n_train, max_steps)
-    pretrain = draw(n_pretrain, pretrain_max_steps)
+    pretrain = draw(n_pretrain, pretrain_max_steps, pretrain_step_weights)
     return {"test": test, "train": train, "pretrain": pretrain}
 
 

@@ -56,6 +56,13 @@ def test_grpo_batch_must_divide_by_group(tmp_path, tiny_raw):
         load_params(_write(tmp_path, tiny_raw))
 
 
+def test_pretrain_step_weights_need_one_per_step_count(tmp_path, tiny_raw):
+    tiny_raw["tiny"]["pretrain_max_steps_per_problem"] = 3
+    tiny_raw["tiny"]["pretrain_step_weights"] = [1, 1]
+    with pytest.raises(ParamsError, match=r"tiny.*pretrain_step_weights \[1\.0, 1\.0\]: need 3"):
+        load_params(_write(tmp_path, tiny_raw))
+
+
 def test_extends_merges(tmp_path):
     child = tmp_path / "child.yaml"
     child.write_text(f"extends: {REPO / 'params' / 'tiny.yaml'}\nrl: {{train: {{lr: 5.0e-5}}}}\n")

@@ -116,6 +116,18 @@ def test_train_is_deduplicated_and_decontaminated(tmp_path, broken_mirror):
     assert manifest["train_test_overlap_removed"] == 1
 
 
+def test_tinyworld_pretrain_step_weights():
+    """Weights set how often each step count occurs in pre-training; train and test keep theirs."""
+    uniform = generate_splits(100, 100, 1000, 3, 20, 3, seed=3)
+    rare = generate_splits(100, 100, 1000, 3, 20, 3, seed=3, pretrain_step_weights=[1, 1, 0.1])
+
+    def share(rows, steps):
+        return sum(r["cot"].count("\n") == steps for r in rows) / len(rows)
+
+    assert share(uniform["pretrain"], 3) > 0.25 and 0.02 < share(rare["pretrain"], 3) < 0.09
+    assert uniform["test"] == rare["test"] and uniform["train"] == rare["train"]
+
+
 def test_tinyworld_is_seeded_and_disjoint():
     a = generate_splits(300, 100, 300, 3, 20, 2, seed=3)
     b = generate_splits(300, 100, 300, 3, 20, 2, seed=3)
