@@ -35,7 +35,7 @@ rule model:
     output:
         directory(f"{ROOT}/models/{{model}}/{INIT}"),
     params:
-        cfg=lambda wc: digest(P, f"models.{wc.model}", "tiny", "seed", "eval.system_prompt"),
+        cfg=lambda wc: digest(P, *model_sections(wc.model)),
     resources:
         **rule_resources(P, "gpu"),
     log:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .config import ParamsError, load_params, parse_pipeline
-from .paths import INIT, Paths
+from .paths import INIT, Paths, model_sections, train_sections
 
 
 def _params(args):
@@ -45,9 +45,12 @@ def cmd_model(args) -> None:
         raise ValueError(f"unknown model {args.model!r}: not a key of models ({sorted(params.models)})")
     spec = params.models[args.model]
     if spec.source == "tiny":
+        from .train.common import claim_run_dir
         from .train.tiny import build_tiny_model
 
         init = paths.model(spec.init_from) if spec.init_from else None
+        claim_run_dir(paths.run(args.model), params, model_sections(args.model),
+                      [paths.data(params.train_data), paths.tokenizer, *([init] if init else [])])
         build_tiny_model(params, args.model, paths.data(params.train_data), paths.tokenizer,
                          paths.model(args.model), paths.run(args.model), init)
     else:
@@ -72,6 +75,7 @@ def cmd_teacher(args) -> None:
 def cmd_train(args) -> None:
     from .io import read_jsonl
     from .models import read_meta
+    from .train.common import claim_run_dir
 
     params = _params(args)
     paths = Paths(params)
@@ -81,6 +85,9 @@ def cmd_train(args) -> None:
     start = paths.model(args.model, Paths.parent(args.pipeline))
     lineage = [*read_meta(start)["lineage"], stage]
     out, run = paths.model(args.model, args.pipeline), paths.run(args.model, args.pipeline)
+    data = paths.traces if stage == "kd" else paths.data(params.train_data) / "train.jsonl"
+    teacher = [paths.model(params.teacher)] if stage == "kd" else []
+    claim_run_dir(run, params, train_sections(args.pipeline), [start, data, *teacher])
     if stage == "kd":
         from .train.kd import run_kd
 

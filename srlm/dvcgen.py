@@ -10,7 +10,7 @@ from __future__ import annotations
 import yaml
 
 from .config import Params, has_key, params_chain, parse_pipeline
-from .paths import DATA_SECTIONS, Paths, table_runs, train_launcher, train_sections
+from .paths import DATA_SECTIONS, Paths, model_sections, table_runs, train_launcher, train_sections
 
 
 def _stage(cmd: str, deps: list[str], outs: list, chain: list[tuple[str, dict]], keys: list[str],
@@ -51,7 +51,7 @@ def dvc_yaml(params: Params, params_file: str) -> str:
                 deps.append(str(paths.model(spec.init_from)))
         outs = [str(paths.model(name)), {str(paths.run(name)): {"persist": True, "cache": False}}]
         stages[f"model-{name}"] = _stage(f"{srlm} model --model {name}", deps, outs, chain,
-                                         [f"models.{name}", "tiny", "seed", "eval.system_prompt"])
+                                         model_sections(name))
     teacher_deps = [*code, train_data]
     if params.traces.source == "camel":
         teacher_deps += [str(paths.data(n)) for n in datasets if params.datasets[n].kind == "camel"]

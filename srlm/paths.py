@@ -99,6 +99,11 @@ TRAIN_SECTIONS = {"sft": ["sft.full"], "lora": ["sft.lora", "sft.lora_adapter"],
 """Params sections each training stage reads (rerun triggers for Snakemake and DVC)."""
 
 
+def model_sections(name: str) -> list[str]:
+    """Everything building the starting model ``name`` depends on in the params."""
+    return [f"models.{name}", "tiny", "seed", "eval.system_prompt"]
+
+
 def train_sections(pipeline: str) -> list[str]:
     """Everything the last stage of ``pipeline`` depends on in the params."""
     return [*TRAIN_SECTIONS[parse_pipeline(pipeline)[-1]], "seed", "eval.system_prompt", "distributed"]

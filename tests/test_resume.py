@@ -68,6 +68,25 @@ def test_kill_then_resume(base, pipeline, first_ckpt, steps):
     assert (out / "model.safetensors").exists()
 
 
+def test_changed_params_train_afresh(base, tmp_path):
+    """Checkpoints of other params are not resumed: after a hyperparameter change the stage
+    trains from its start again (old checkpoints moved aside), so the new table is the new run's."""
+    copy_base(base, tmp_path)
+    model = tmp_path / "work/resume/models/base/sft/model.safetensors"
+    first = json.loads(srlm(tmp_path, "train", "--model", "base", "--pipeline", "sft")
+                       .stdout.strip().splitlines()[-1])
+    weights = model.read_bytes()
+    params = tmp_path / "lr.yaml"
+    params.write_text(f"extends: {PARAMS}\nsft:\n  full: {{lr: 1.0e-3}}\n")
+    rerun = srlm(tmp_path, "train", "--model", "base", "--pipeline", "sft", params=params)
+    second = json.loads(rerun.stdout.strip().splitlines()[-1])
+    assert first["resumed_from"] is None and second["resumed_from"] is None
+    assert second["global_step"] == first["global_step"] == 40
+    assert "made from other inputs or params" in rerun.stdout
+    assert (tmp_path / "work/resume/runs/base/sft.stale/checkpoint-40").is_dir()
+    assert model.read_bytes() != weights
+
+
 def test_single_process_deepspeed(base, tmp_path):
     """The trainers' DeepSpeed ZeRO-2 path (multi-GPU runs), single process on CPU: it trains,
     checkpoints DeepSpeed state, and saves a plain model."""

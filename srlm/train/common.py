@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
-from ..config import LoraSpec, Params, TrainSpec
-from ..io import atomic_path
+from ..config import LoraSpec, Params, TrainSpec, digest
+from ..io import atomic_path, sha256_tree
 from ..models import save_model
 from ..paths import deepspeed_config
 
@@ -88,6 +89,42 @@ def trl_args(spec: TrainSpec, params: Params, run_dir: Path, device: str) -> dic
         save_only_model=False,
         deepspeed=deepspeed,
     )
+
+
+RUN_INPUTS = "srlm_inputs.json"
+
+
+def claim_run_dir(run_dir: Path, params: Params, sections: list[str], inputs: list[Path]) -> None:
+    """Make ``run_dir`` hold only checkpoints of these inputs before a training resumes from it.
+
+    The fingerprint is the digest of the params ``sections`` the stage reads and the sha256 of each
+    input (starting model, data, teacher). Checkpoints made from other inputs (a changed
+    hyperparameter, a retrained starting model) are moved to ``RUN.stale`` (replacing an older
+    one) and training starts afresh: resuming them would carry the old run into the new table.
+    """
+    import os
+    import time
+
+    fingerprint = {"params": digest(params, *sections),
+                   "inputs": {str(p): sha256_tree(p) for p in inputs}}
+    marker = run_dir / RUN_INPUTS
+    if int(os.environ.get("RANK", "0")):  # torchrun: rank 0 claims, the others wait for it
+        deadline = time.time() + 600
+        while not (marker.is_file() and json.loads(marker.read_text()) == fingerprint):
+            if time.time() > deadline:
+                raise RuntimeError(f"{run_dir}: rank 0 did not claim the run directory in 600 s")
+            time.sleep(1)
+        return
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        old = json.loads(marker.read_text()) if marker.is_file() else None
+        if old != fingerprint:
+            stale = run_dir.with_name(run_dir.name + ".stale")
+            shutil.rmtree(stale, ignore_errors=True)
+            run_dir.rename(stale)
+            print(f"srlm: {run_dir} holds checkpoints made from other inputs or params; moved to "
+                  f"{stale}; training from the start", flush=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
 
 
 WALL_CLOCK = {"train_runtime", "train_samples_per_second", "train_steps_per_second", "step_time"}
