@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # One prepared GPU check (device tool): the paper profile's stages on a random Qwen2.5-0.5B shape.
-#   bash bench/gpu/check.sh        # needs .whl (TRL, datasets, math-verify, pydantic, pinned
-#                                  # transformers/peft wheels) and .gpu/data (the mirror's files)
+#   SRLM_MIRROR=../shared/data bash bench/gpu/check.sh
+# needs the mirror's GSM8K, MATH500 and AMC23 files ($SRLM_MIRROR, default .gpu/data) and srlm's
+# dependencies; wheels in .whl (a machine without network: TRL, datasets, math-verify, pydantic,
+# pinned transformers/peft) are installed first when present.
 # Each part runs even if one before it failed; every part's log goes to $OUT.
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/site:$PWD TOKENIZERS_PARALLELISM=false
 export P=${P:-bench/gpu/params.yaml} W=${W:-/tmp/srlm-gpu} DEV=${DEV:-cuda}
+export SRLM_MIRROR=${SRLM_MIRROR:-.gpu/data}
 GEN=${GEN:---batch-size 256 --n 512 --max-new-tokens 256}
 srlm() { python3 -m srlm.cli --params "$P" "$@"; }
 part() { local name=$1; shift; local t0=$SECONDS; echo "=== $name"; "$@" >"$OUT/$name.log" 2>&1;
@@ -18,7 +21,7 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 python3 -c "import torch, transformers, trl, datasets, peft, pyarrow as pa; print(torch.__version__,
   transformers.__version__, trl.__version__, datasets.__version__, peft.__version__, pa.__version__)"
-[ -d "$W/models/base/init" ] || part build python3 bench/gpu/qwen_shape.py "$W/models/base/init" --texts .gpu/data
+[ -d "$W/models/base/init" ] || part build python3 bench/gpu/qwen_shape.py "$W/models/base/init" --texts "$SRLM_MIRROR"
 mkdir -p "$W/models/instruct" && rm -rf "$W/models/instruct/init" &&
   cp -r "$W/models/base/init" "$W/models/instruct/init" &&
   sed -i 's/"plain"/"chat"/' "$W/models/instruct/init/srlm_model.json"
