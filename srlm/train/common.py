@@ -142,12 +142,29 @@ def peft_config(lora: LoraSpec | None):
                       target_modules=lora.target_modules, task_type="CAUSAL_LM")
 
 
+def last_checkpoint(run_dir: Path) -> str | None:
+    """The newest complete checkpoint in ``run_dir``, or None.
+
+    The Trainer writes ``trainer_state.json`` last, so a checkpoint without a readable one was cut
+    off while saving (a kill, a preemption); it is removed and the one before it is resumed.
+    """
+    if not run_dir.is_dir():
+        return None
+    steps = [p for p in run_dir.glob("checkpoint-*") if p.name.rsplit("-", 1)[1].isdigit()]
+    for ckpt in sorted(steps, key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True):
+        try:
+            json.loads((ckpt / "trainer_state.json").read_text())
+            return str(ckpt)
+        except (OSError, ValueError):
+            print(f"srlm: {ckpt} was cut off while saving; removed", flush=True)
+            shutil.rmtree(ckpt, ignore_errors=True)  # every rank may try: the first one wins
+    return None
+
+
 def train_and_save(trainer, run_dir: Path, out_dir: Path, template: str, lineage: list[str],
                    merge_lora: bool = False, **meta) -> dict:
     """Train (resuming from the last checkpoint in ``run_dir``), then save ``out_dir`` atomically."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    last = get_last_checkpoint(str(run_dir)) if run_dir.is_dir() else None
+    last = last_checkpoint(run_dir)
     if last:
         log.warning("resuming from %s", last)
         print(f"srlm: resuming from {last}", flush=True)
