@@ -30,4 +30,4 @@ lint: setup
 
 # two pytest workers, whole files each: the pipeline and infrastructure graphs run side by side
 test: setup lint
-	pytest -n 2 --dist loadfile
+	pytest -n 2 --dist loadfile --durations 25

@@ -4,6 +4,7 @@
 # Params file: --config params=params/tiny.yaml (default params/paper.yaml, or $SRLM_PARAMS).
 import os
 
+from srlm import paths
 from srlm.config import digest, load_params
 from srlm.paths import DATA_SECTIONS, INIT, Paths, model_sections, rule_resources, table_runs, train_launcher, train_sections
 
@@ -19,7 +20,6 @@ PIPELINE = f"{STAGE}(-{STAGE})*"
 wildcard_constraints:
     model="|".join(P.models),
     dataset="|".join(P.datasets),
-    bench="|".join(P.datasets),
     pipeline=PIPELINE,
     n="[123]",
 

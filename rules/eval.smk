@@ -1,13 +1,16 @@
 # Evaluation: greedy generation, extraction, math-verify grading; samples + metrics per benchmark.
+# One job per model x pipeline evaluates every benchmark of the profile (process start-up and model
+# load paid once, not once per benchmark).
+BENCHES = P.eval.benchmarks
 
 
 rule eval:
     input:
         model=f"{ROOT}/models/{{model}}/{{pipeline}}",
-        data=f"{ROOT}/data/{{bench}}",
+        data=[str(PATHS.data(b)) for b in BENCHES],
     output:
-        metrics=f"{ROOT}/eval/{{model}}/{{pipeline}}/{{bench}}.json",
-        samples=f"{ROOT}/eval/{{model}}/{{pipeline}}/{{bench}}.samples.jsonl",
+        metrics=[str(PATHS.eval("{model}", "{pipeline}", b)) for b in BENCHES],
+        samples=[str(PATHS.samples("{model}", "{pipeline}", b)) for b in BENCHES],
     wildcard_constraints:
         pipeline=f"{INIT}|{PIPELINE}",
     params:
@@ -15,9 +18,8 @@ rule eval:
     resources:
         **rule_resources(P, "gpu"),
     log:
-        f"{ROOT}/logs/eval/{{model}}/{{pipeline}}/{{bench}}.log",
+        f"{ROOT}/logs/eval/{{model}}/{{pipeline}}.log",
     benchmark:
-        f"{ROOT}/benchmarks/eval/{{model}}/{{pipeline}}/{{bench}}.tsv"
+        f"{ROOT}/benchmarks/eval/{{model}}/{{pipeline}}.tsv"
     shell:
-        "{SRLM} eval --model {wildcards.model} --pipeline {wildcards.pipeline} "
-        "--bench {wildcards.bench} 2> {log}"
+        "{SRLM} eval --model {wildcards.model} --pipeline {wildcards.pipeline} 2> {log}"

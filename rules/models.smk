@@ -3,13 +3,7 @@
 
 
 def model_inputs(wc):
-    spec = P.models[wc.model]
-    if spec.source != "tiny":
-        return []
-    deps = [str(PATHS.data(P.train_data)), str(PATHS.tokenizer)]
-    if spec.init_from:
-        deps.append(str(PATHS.model(spec.init_from)))
-    return deps
+    return [str(p) for p in paths.model_inputs(P, wc.model)]
 
 
 rule tokenizer:

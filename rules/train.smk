@@ -2,13 +2,7 @@
 # chain listed in params (sft-kd-rl needs sft-kd, which needs sft, which needs the base) is buildable.
 
 def train_inputs(wc):
-    stage = wc.pipeline.split("-")[-1]
-    deps = {"start": str(PATHS.model(wc.model, Paths.parent(wc.pipeline))),
-            "data": str(PATHS.data(P.train_data))}
-    if stage == "kd":
-        deps["traces"] = str(PATHS.traces)
-        deps["teacher"] = str(PATHS.model(P.teacher))
-    return deps
+    return {k: str(v) for k, v in paths.train_inputs(P, wc.model, wc.pipeline).items()}
 
 
 rule train:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .config import ParamsError, load_params, parse_pipeline
-from .paths import INIT, Paths, model_sections, train_sections
+from .paths import INIT, Paths, model_inputs, model_sections, train_inputs, train_sections
 
 
 def _params(args):
@@ -50,7 +50,7 @@ def cmd_model(args) -> None:
 
         init = paths.model(spec.init_from) if spec.init_from else None
         claim_run_dir(paths.run(args.model), params, model_sections(args.model),
-                      [paths.data(params.train_data), paths.tokenizer, *([init] if init else [])])
+                      model_inputs(params, args.model))
         build_tiny_model(params, args.model, paths.data(params.train_data), paths.tokenizer,
                          paths.model(args.model), paths.run(args.model), init)
     else:
@@ -82,20 +82,18 @@ def cmd_train(args) -> None:
     if args.model not in params.students:
         raise ValueError(f"unknown student {args.model!r} (students: {params.students})")
     stage = parse_pipeline(args.pipeline)[-1]
-    start = paths.model(args.model, Paths.parent(args.pipeline))
+    inputs = train_inputs(params, args.model, args.pipeline)
+    start = inputs["start"]
     lineage = [*read_meta(start)["lineage"], stage]
     out, run = paths.model(args.model, args.pipeline), paths.run(args.model, args.pipeline)
-    data = paths.traces if stage == "kd" else paths.data(params.train_data) / "train.jsonl"
-    teacher = [paths.model(params.teacher)] if stage == "kd" else []
-    claim_run_dir(run, params, train_sections(args.pipeline), [start, data, *teacher])
+    claim_run_dir(run, params, train_sections(args.pipeline), list(inputs.values()))
     if stage == "kd":
         from .train.kd import run_kd
 
-        traces = read_jsonl(paths.traces, required=("question", "answer", "cot"))
-        summary = run_kd(params, start, paths.model(params.teacher), out, run, traces, lineage)
+        traces = read_jsonl(inputs["traces"], required=("question", "answer", "cot"))
+        summary = run_kd(params, start, inputs["teacher"], out, run, traces, lineage)
     else:
-        rows = read_jsonl(paths.data(params.train_data) / "train.jsonl",
-                          required=("question", "answer", "cot"))
+        rows = read_jsonl(inputs["data"] / "train.jsonl", required=("question", "answer", "cot"))
         if stage == "rl":
             from .train.rl import run_rl
 
@@ -112,10 +110,17 @@ def cmd_eval(args) -> None:
 
     params = _params(args)
     paths = Paths(params)
-    metrics = run_eval(params, paths.model(args.model, args.pipeline), args.bench,
-                       paths.data(args.bench), paths.eval(args.model, args.pipeline, args.bench),
-                       paths.samples(args.model, args.pipeline, args.bench))
-    print(json.dumps({k: metrics[k] for k in ("benchmark", "accuracy", "n", "stopped_fraction")}))
+    benches = args.bench or params.eval.benchmarks
+    unknown = [b for b in benches if b not in params.datasets]
+    if unknown:
+        raise ValueError(f"unknown benchmark {unknown[0]!r}: not a key of datasets "
+                         f"({sorted(params.datasets)})")
+    for bench in benches:  # one process for all: start-up and imports paid once
+        metrics = run_eval(params, paths.model(args.model, args.pipeline), bench, paths.data(bench),
+                           paths.eval(args.model, args.pipeline, bench),
+                           paths.samples(args.model, args.pipeline, bench))
+        print(json.dumps({k: metrics[k] for k in ("benchmark", "accuracy", "n", "stopped_fraction")}),
+              flush=True)
 
 
 def cmd_tables(args) -> None:
@@ -151,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", required=True)
     p.add_argument("--pipeline", required=True)
     p.set_defaults(fn=cmd_train)
-    p = sub.add_parser("eval", help="evaluate a model on a benchmark")
+    p = sub.add_parser("eval", help="evaluate a model on the profile's benchmarks (or --bench B ...)")
     p.add_argument("--model", required=True)
     p.add_argument("--pipeline", default=INIT)
-    p.add_argument("--bench", required=True)
+    p.add_argument("--bench", action="append", help="only this benchmark (repeatable)")
     p.set_defaults(fn=cmd_eval)
     p = sub.add_parser("tables", help="write results/table{1,2,3}.{csv,md,png}")
     p.add_argument("--table", type=int, action="append", choices=(1, 2, 3))

@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import yaml
 
-from .config import Params, has_key, params_chain, parse_pipeline
-from .paths import DATA_SECTIONS, Paths, model_sections, table_runs, train_launcher, train_sections
+from .config import Params, has_key, params_chain
+from .paths import (
+    DATA_SECTIONS,
+    Paths,
+    model_inputs,
+    model_sections,
+    table_runs,
+    train_inputs,
+    train_launcher,
+    train_sections,
+)
 
 
 def _stage(cmd: str, deps: list[str], outs: list, chain: list[tuple[str, dict]], keys: list[str],
@@ -43,12 +52,8 @@ def dvc_yaml(params: Params, params_file: str) -> str:
     if any(m.source == "tiny" for m in params.models.values()):
         stages["tokenizer"] = _stage(f"{srlm} tokenizer", [*code, train_data],
                                      [str(paths.tokenizer)], chain, ["tiny.vocab_size"])
-    for name, spec in params.models.items():
-        deps = list(code)
-        if spec.source == "tiny":
-            deps += [train_data, str(paths.tokenizer)]
-            if spec.init_from:
-                deps.append(str(paths.model(spec.init_from)))
+    for name in params.models:
+        deps = [*code, *map(str, model_inputs(params, name))]
         outs = [str(paths.model(name)), {str(paths.run(name)): {"persist": True, "cache": False}}]
         stages[f"model-{name}"] = _stage(f"{srlm} model --model {name}", deps, outs, chain,
                                          model_sections(name))
@@ -62,23 +67,20 @@ def dvc_yaml(params: Params, params_file: str) -> str:
                                metrics=[str(paths.traces_report)])
     for model in params.students:
         for pipeline in params.pipelines():
-            stage = parse_pipeline(pipeline)[-1]
-            deps = [*code, train_data, str(paths.model(model, Paths.parent(pipeline)))]
-            if stage == "kd":
-                deps += [str(paths.traces), str(paths.model(params.teacher))]
+            deps = [*code, *map(str, train_inputs(params, model, pipeline).values())]
             outs = [str(paths.model(model, pipeline)),
                     {str(paths.run(model, pipeline)): {"persist": True, "cache": False}}]
             stages[f"train-{model}-{pipeline}"] = _stage(
                 f"{train} train --model {model} --pipeline {pipeline}", deps, outs, chain,
                 train_sections(pipeline))
     runs = {run for n in (1, 2, 3) for run in table_runs(params, n)}  # what the tables read
-    for model, pipeline in sorted(runs):
-        for bench in params.eval.benchmarks:
-            stages[f"eval-{model}-{pipeline}-{bench}"] = _stage(
-                f"{srlm} eval --model {model} --pipeline {pipeline} --bench {bench}",
-                [*code, str(paths.model(model, pipeline)), str(paths.data(bench))],
-                [{str(paths.samples(model, pipeline, bench)): {"cache": False}}], chain,
-                ["eval", "seed"], metrics=[str(paths.eval(model, pipeline, bench))])
+    benches = params.eval.benchmarks
+    for model, pipeline in sorted(runs):  # one stage per model x pipeline, as in the Snakefile
+        stages[f"eval-{model}-{pipeline}"] = _stage(
+            f"{srlm} eval --model {model} --pipeline {pipeline}",
+            [*code, str(paths.model(model, pipeline)), *(str(paths.data(b)) for b in benches)],
+            [{str(paths.samples(model, pipeline, b)): {"cache": False}} for b in benches], chain,
+            ["eval", "seed"], metrics=[str(paths.eval(model, pipeline, b)) for b in benches])
     for n in (1, 2, 3):
         deps = [str(paths.eval(m, p, b)) for m, p in table_runs(params, n)
                 for b in params.eval.benchmarks]

@@ -109,6 +109,27 @@ def train_sections(pipeline: str) -> list[str]:
     return [*TRAIN_SECTIONS[parse_pipeline(pipeline)[-1]], "seed", "eval.system_prompt", "distributed"]
 
 
+def model_inputs(params: Params, name: str) -> list[Path]:
+    """What building the starting model ``name`` reads: a tiny model its data, the tokenizer and the
+    model it starts from (``init_from``); a hub model nothing local."""
+    spec = params.models[name]
+    if spec.source != "tiny":
+        return []
+    paths = Paths(params)
+    init = [paths.model(spec.init_from)] if spec.init_from else []
+    return [paths.data(params.train_data), paths.tokenizer, *init]
+
+
+def train_inputs(params: Params, model: str, pipeline: str) -> dict[str, Path]:
+    """What the last stage of ``pipeline`` reads: its starting model, and the training data (a
+    dataset directory) or, for KD, the teacher's traces and the teacher."""
+    paths = Paths(params)
+    start = paths.model(model, Paths.parent(pipeline))
+    if parse_pipeline(pipeline)[-1] == "kd":
+        return {"start": start, "traces": paths.traces, "teacher": paths.model(params.teacher)}
+    return {"start": start, "data": paths.data(params.train_data)}
+
+
 def table_runs(params: Params, n: int) -> list[tuple[str, str]]:
     """The (model, pipeline) evaluations table ``n`` is made of, in row order."""
     if n == 1:

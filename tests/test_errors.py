@@ -24,6 +24,8 @@ def test_unknown_model_and_dataset(tmp_path):
     assert proc.returncode == 2 and "unknown model 'qwen-72b'" in proc.stderr
     proc = srlm(tmp_path, REPO / "params" / "tiny.yaml", "data", "--dataset", "mmlu")
     assert proc.returncode == 2 and "unknown dataset 'mmlu'" in proc.stderr
+    proc = srlm(tmp_path, REPO / "params" / "tiny.yaml", "eval", "--model", "base", "--bench", "mmlu")
+    assert proc.returncode == 2 and "unknown benchmark 'mmlu'" in proc.stderr
 
 
 def test_hub_unreachable_is_an_error(tmp_path):

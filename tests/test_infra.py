@@ -26,8 +26,8 @@ from .conftest import REPO, tool_env
 PARAMS = "tests/nano.yaml"
 ROOT = "work/nano"
 TABLES = [f"results/table{n}.csv" for n in (1, 2, 3)]
-RL_DEPENDANTS = {"train-base-rl", "train-base-sft-rl", "eval-base-rl-tinyworld",
-                 "eval-base-sft-rl-tinyworld", "table2", "table3"}
+RL_DEPENDANTS = {"train-base-rl", "train-base-sft-rl", "eval-base-rl", "eval-base-sft-rl",
+                 "table2", "table3"}
 
 
 def sh(cmd: list[str], cwd: Path, timeout: int = 900) -> str:
@@ -113,8 +113,7 @@ def test_snakemake_reruns_only_dependants(local_run, tmp_path):
     jobs = set(re.findall(r"srlm --params \S+ (\w+) (.*?) 2>", snakemake(root, dry=True)))
     assert jobs == {
         ("train", "--model base --pipeline rl"), ("train", "--model base --pipeline sft-rl"),
-        ("eval", "--model base --pipeline rl --bench tinyworld"),
-        ("eval", "--model base --pipeline sft-rl --bench tinyworld"),
+        ("eval", "--model base --pipeline rl"), ("eval", "--model base --pipeline sft-rl"),
         ("tables", "--table 2"), ("tables", "--table 3"),
     }
 
