@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e ".[test]"
 	$(BIN)/python -m pip install -q --no-build-isolation deepspeed==$(DEEPSPEED)  # sdist: builds against the torch above
+	$(BIN)/python -c "from deepspeed.comm.torch import build_shm_op; build_shm_op()"  # JIT-compile DeepSpeed's CPU comm op once, here, not inside the first DeepSpeed job
 	touch $@
 
 tiny: setup

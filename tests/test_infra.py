@@ -163,6 +163,7 @@ def test_slurm_preempted_training_resumes(slurm, local_run, tmp_path):
         assert time.time() < deadline, "no checkpoint appeared"
         time.sleep(0.5)
     sh(["scontrol", "requeue", job], root)
+    sh(["scontrol", "update", f"JobId={job}", "StartTime=now"], root)  # SLURM holds a requeued job ~2 min
     while subprocess.run(["squeue", "-h", "-j", job], capture_output=True, text=True).stdout.strip():
         assert time.time() < deadline + 300, "the requeued job did not finish"
         time.sleep(1)

@@ -153,11 +153,12 @@ def test_job_benchmarks(micro):
 
 
 def test_same_seeds_same_tables(micro, tmp_path_factory):
-    """Rerun the stochastic stages (SFT, GRPO sampling, evaluation) from the same inputs: the tables
-    and the trained models are byte-identical. (Data, tokenizer and model building: tests/test_resume.py.)"""
+    """Rerun the stochastic stages (full SFT on the teacher's traces, GRPO sampling, evaluation) from
+    the same inputs: the tables and the trained models are byte-identical. (Two leaves of the graph,
+    so nothing else reruns; data, tokenizer and model building: tests/test_resume.py.)"""
     again = tmp_path_factory.mktemp("micro-again")
     shutil.copytree(micro / "work", again / "work", symlinks=True)
-    for model in ("sft", "rl", "sft-rl"):
+    for model in ("kd", "rl"):
         for kind in ("models", "runs", "eval"):
             shutil.rmtree(again / "work/micro" / kind / "base" / model)
     run_graph(again)
@@ -165,7 +166,7 @@ def test_same_seeds_same_tables(micro, tmp_path_factory):
         a = (micro / "results" / f"table{n}.csv").read_text()
         b = (again / "results" / f"table{n}.csv").read_text()
         assert a == b, f"table{n} differs between two runs with the same seeds"
-    for model in ("sft", "rl", "sft-rl"):  # the checkpoints too, byte for byte (so DVC hashes agree)
+    for model in ("kd", "rl"):  # the checkpoints too, byte for byte (so DVC hashes agree)
         first = micro / "work/micro/models/base" / model
         for path in sorted(first.iterdir()):
             second = again / "work/micro/models/base" / model / path.name
