@@ -145,6 +145,11 @@ def test_slurm_profile_matches_local(slurm, local_run, tmp_path):
     assert re.search(r"rule train:(?:\n +.*)*slurm_partition=gpu", out), "training not on the gpu partition"
 
 
+def squeue_state(job: str) -> str:
+    return subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True,
+                          text=True).stdout.strip()
+
+
 def test_slurm_preempted_training_resumes(slurm, local_run, tmp_path):
     """A training job requeued by the scheduler (as on preemption) resumes from its checkpoint."""
     root = tmp_path / "preempt"
@@ -163,8 +168,13 @@ def test_slurm_preempted_training_resumes(slurm, local_run, tmp_path):
         assert time.time() < deadline, "no checkpoint appeared"
         time.sleep(0.5)
     sh(["scontrol", "requeue", job], root)
-    sh(["scontrol", "update", f"JobId={job}", "StartTime=now"], root)  # SLURM holds a requeued job ~2 min
-    while subprocess.run(["squeue", "-h", "-j", job], capture_output=True, text=True).stdout.strip():
+    # SLURM holds a requeued job back ~2 min (BeginTime) once it is pending again: release it then
+    while (state := squeue_state(job)) in ("RUNNING", "COMPLETING"):
+        assert time.time() < deadline + 300, "the requeued job did not return to the queue"
+        time.sleep(0.5)
+    if state == "PENDING":
+        sh(["scontrol", "update", f"JobId={job}", "StartTime=now"], root)
+    while squeue_state(job):
         assert time.time() < deadline + 300, "the requeued job did not finish"
         time.sleep(1)
     summary = json.loads((out / "train_log.json").read_text())
