@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,23 @@ def generate_vllm(model_dir: str, prompts: list[str], max_new_tokens: int, tempe
             for r in results]
 
 
+@functools.lru_cache(maxsize=1)
+def _loaded(model_dir: str, device: str, stamp: int):
+    from .models import load_model
+
+    model, tokenizer, _ = load_model(model_dir, device,
+                                     dtype="bfloat16" if device == "cuda" else "float32")
+    return model, tokenizer
+
+
+def loaded_model(model_dir: str, device: str):
+    """The HF model and tokenizer of ``model_dir`` (bf16 on CUDA, fp32 on CPU), loaded once per
+    process while its files are unchanged: an evaluation job calls ``generate`` once per benchmark
+    and seed."""
+    stamp = max((p.stat().st_mtime_ns for p in Path(model_dir).iterdir() if p.is_file()), default=0)
+    return _loaded(str(model_dir), device, stamp)
+
+
 def generate(model_dir: str, prompts: list[str], *, device: str, backend: str,
              max_new_tokens: int, batch_size: int, temperature: float = 0.0, top_p: float = 1.0,
              n: int = 1, seed: int = 0, desc: str = "generate", tokenizer=None
@@ -100,13 +118,10 @@ def generate(model_dir: str, prompts: list[str], *, device: str, backend: str,
     name = backend_name(backend, device)
     if name == "vllm":
         return generate_vllm(model_dir, prompts, max_new_tokens, temperature, top_p, n, seed), name
-    from .models import load_model
-
-    model, loaded, _ = load_model(model_dir, device, dtype="bfloat16" if device == "cuda" else "float32",
-                                  tokenizer=tokenizer)
+    model, loaded = loaded_model(model_dir, device)
     batches = -(-len(prompts) * n // batch_size)
     static = device == "cuda" and batches >= STATIC_CACHE_MIN_BATCHES
-    return generate_hf(model, loaded, prompts, max_new_tokens, batch_size, temperature, top_p,
+    return generate_hf(model, tokenizer or loaded, prompts, max_new_tokens, batch_size, temperature, top_p,
                        n, seed, desc, static_cache=static), name
 
 

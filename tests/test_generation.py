@@ -50,3 +50,24 @@ def test_static_cache_job_has_one_shape(tiny, monkeypatch):
     assert [len(c) for c in static] == [1] * 11  # the filler rows of the last batch are dropped
     same = sum(a[0].text == b[0].text for a, b in zip(static, dynamic))
     assert same >= 10, f"static-cache completions differ from plain ones on {11 - same} of 11 prompts"
+
+
+def test_model_loaded_once_per_job(tiny, tmp_path, monkeypatch):
+    """``generate`` (called per benchmark and seed by one evaluation job) loads a model directory
+    once, and again only when its files change (a model retrained into the same path)."""
+    import srlm.models
+    from srlm.generation import _loaded, generate
+
+    model, tok, prompts = tiny
+    srlm.models.save_model(model, tok, tmp_path, "plain", ["base"])
+    loads: list[str] = []
+    real = srlm.models.load_model
+    monkeypatch.setattr(srlm.models, "load_model", lambda d, *a, **k: loads.append(d) or real(d, *a, **k))
+    _loaded.cache_clear()
+    run = dict(device="cpu", backend="hf", max_new_tokens=4, batch_size=4)
+    first, _ = generate(str(tmp_path), prompts, **run)
+    second, _ = generate(str(tmp_path), prompts, **run)
+    assert len(loads) == 1 and first == second
+    srlm.models.save_model(model, tok, tmp_path, "plain", ["base", "sft"])
+    generate(str(tmp_path), prompts, **run)
+    assert len(loads) == 2
