@@ -168,14 +168,12 @@ def test_slurm_preempted_training_resumes(slurm, local_run, tmp_path):
         assert time.time() < deadline, "no checkpoint appeared"
         time.sleep(0.5)
     sh(["scontrol", "requeue", job], root)
-    # SLURM holds a requeued job back ~2 min (BeginTime) once it is pending again: release it then
-    while (state := squeue_state(job)) in ("RUNNING", "COMPLETING"):
-        assert time.time() < deadline + 300, "the requeued job did not return to the queue"
-        time.sleep(0.5)
-    if state == "PENDING":
-        sh(["scontrol", "update", f"JobId={job}", "StartTime=now"], root)
-    while squeue_state(job):
+    # The finished model is the signal (squeue may briefly not list a job being requeued). SLURM holds
+    # a requeued job back ~2 min (BeginTime) once it is pending again: release it then.
+    while not (out / "train_log.json").is_file():
         assert time.time() < deadline + 300, "the requeued job did not finish"
+        if squeue_state(job) == "PENDING":
+            subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True)
         time.sleep(1)
     summary = json.loads((out / "train_log.json").read_text())
     assert summary["resumed_from"] and "checkpoint-" in summary["resumed_from"]
