@@ -3,7 +3,7 @@
 
 
 def model_inputs(wc):
-    return [str(p) for p in paths.model_inputs(P, wc.model)]
+    return {k: str(v) for k, v in paths.model_inputs(P, wc.model).items()}
 
 
 rule tokenizer:
@@ -25,7 +25,7 @@ rule tokenizer:
 
 rule model:
     input:
-        model_inputs,
+        unpack(model_inputs),
     output:
         directory(f"{ROOT}/models/{{model}}/{INIT}"),
     params:
@@ -36,5 +36,6 @@ rule model:
         f"{ROOT}/logs/model/{{model}}.log",
     benchmark:
         f"{ROOT}/benchmarks/model/{{model}}.tsv"
+    priority: 10  # the starting models (the teacher above all) head the graph's longest path
     shell:
         "{SRLM} model --model {wildcards.model} 2> {log}"

@@ -24,5 +24,6 @@ rule teacher:
         f"{ROOT}/logs/teacher.log",
     benchmark:
         f"{ROOT}/benchmarks/teacher.tsv"
+    priority: 10  # on the longest path: teacher -> traces -> KD
     shell:
         "{SRLM} teacher 2> {log}"

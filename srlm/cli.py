@@ -48,11 +48,10 @@ def cmd_model(args) -> None:
         from .train.common import claim_run_dir
         from .train.tiny import build_tiny_model
 
-        init = paths.model(spec.init_from) if spec.init_from else None
-        claim_run_dir(paths.run(args.model), params, model_sections(args.model),
-                      model_inputs(params, args.model))
-        build_tiny_model(params, args.model, paths.data(params.train_data), paths.tokenizer,
-                         paths.model(args.model), paths.run(args.model), init)
+        inputs = model_inputs(params, args.model)
+        claim_run_dir(paths.run(args.model), params, model_sections(args.model), list(inputs.values()))
+        build_tiny_model(params, args.model, inputs["data"], inputs["tokenizer"],
+                         paths.model(args.model), paths.run(args.model), inputs.get("init"))
     else:
         from .models import fetch_hub_model
 

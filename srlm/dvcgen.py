@@ -53,7 +53,7 @@ def dvc_yaml(params: Params, params_file: str) -> str:
         stages["tokenizer"] = _stage(f"{srlm} tokenizer", [*code, train_data],
                                      [str(paths.tokenizer)], chain, ["tiny.vocab_size"])
     for name in params.models:
-        deps = [*code, *map(str, model_inputs(params, name))]
+        deps = [*code, *map(str, model_inputs(params, name).values())]
         outs = [str(paths.model(name)), {str(paths.run(name)): {"persist": True, "cache": False}}]
         stages[f"model-{name}"] = _stage(f"{srlm} model --model {name}", deps, outs, chain,
                                          model_sections(name))

@@ -53,16 +53,15 @@ def generate_hf(model, tokenizer, prompts: list[str], max_new_tokens: int, batch
     device = next(model.parameters()).device
     model.eval()
     jobs = [i for i in order for _ in range(n)]
-    shape = {"padding": True}
-    if static_cache:
-        longest = max(len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"])
-        shape = {"padding": "max_length", "max_length": longest}
+    tokens = tokenizer(prompts, add_special_tokens=False)["input_ids"]  # once; each batch is padded
+    shape = ({"padding": "max_length", "max_length": max(map(len, tokens))} if static_cache
+             else {"padding": True})
     for start in tqdm(range(0, len(jobs), batch_size), desc=desc, mininterval=2):
         idx = jobs[start:start + batch_size]
-        texts = [prompts[i] for i in idx]
+        rows = [tokens[i] for i in idx]
         if static_cache:
-            texts += texts[-1:] * (batch_size - len(texts))
-        enc = tokenizer(texts, return_tensors="pt", add_special_tokens=False, **shape).to(device)
+            rows += rows[-1:] * (batch_size - len(rows))
+        enc = tokenizer.pad({"input_ids": rows}, return_tensors="pt", **shape).to(device)
         with torch.no_grad():
             gen = model.generate(
                 **enc, max_new_tokens=max_new_tokens, do_sample=sample,

@@ -109,15 +109,15 @@ def train_sections(pipeline: str) -> list[str]:
     return [*TRAIN_SECTIONS[parse_pipeline(pipeline)[-1]], "seed", "eval.system_prompt", "distributed"]
 
 
-def model_inputs(params: Params, name: str) -> list[Path]:
+def model_inputs(params: Params, name: str) -> dict[str, Path]:
     """What building the starting model ``name`` reads: a tiny model its data, the tokenizer and the
-    model it starts from (``init_from``); a hub model nothing local."""
+    model it starts from (``init``, from ``init_from``); a hub model nothing local."""
     spec = params.models[name]
     if spec.source != "tiny":
-        return []
+        return {}
     paths = Paths(params)
-    init = [paths.model(spec.init_from)] if spec.init_from else []
-    return [paths.data(params.train_data), paths.tokenizer, *init]
+    init = {"init": paths.model(spec.init_from)} if spec.init_from else {}
+    return {"data": paths.data(params.train_data), "tokenizer": paths.tokenizer, **init}
 
 
 def train_inputs(params: Params, model: str, pipeline: str) -> dict[str, Path]:

@@ -3,8 +3,9 @@
 - ``dvc repro`` regenerates the same tables as Snakemake through the same commands;
 - a local DVC remote round-trip restores data and checkpoints with the same hashes;
 - changing one hyperparameter reruns exactly its dependants (DVC and Snakemake);
-- the graph through the SLURM profile on a real single-node SLURM gives the local tables, and a
-  training job requeued by the scheduler (preemption) resumes from its last checkpoint.
+- the graph through the SLURM profile on a real single-node SLURM gives the local tables (it is the
+  Snakemake run the DVC test compares with, when SLURM answers), and a training job requeued by the
+  scheduler (preemption) resumes from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -68,14 +69,32 @@ def set_rl_lr(root: Path, lr: str) -> None:
     path.write_text(text)
 
 
+def slurm_up() -> bool:
+    """A SLURM controller answers. CI (``.ci/run``) starts one and sets SRLM_REQUIRE_SLURM, so there
+    its absence fails; elsewhere (no root, no slurm-wlm) the SLURM tests are skipped."""
+    up = False
+    if shutil.which("sinfo"):
+        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+        up = proc.returncode == 0 and bool(re.search(r"idle|mix|alloc", proc.stdout))
+    if not up and os.environ.get("SRLM_REQUIRE_SLURM"):
+        pytest.fail("SRLM_REQUIRE_SLURM is set but no SLURM controller answers (sinfo)")
+    return up
+
+
 @pytest.fixture(scope="session")
-def local_run(tmp_path_factory) -> Path:
+def graph_run(tmp_path_factory) -> tuple[Path, str]:
+    """The nano graph run once by Snakemake, through the SLURM profile where SLURM answers (so the
+    graph is not run twice), else locally; the project directory and Snakemake's log."""
     root = project(tmp_path_factory.mktemp("nano-snakemake"))
-    snakemake(root, "--quiet", "rules")
-    return root
+    if slurm_up():
+        return root, snakemake(root, "--profile", str(REPO / "profiles/slurm"), "--slurm-status-command",
+                               "squeue", "--slurm-init-seconds-before-status-checks", "2", "--jobs", "2")
+    return root, snakemake(root, "--quiet", "rules")
 
 
-def test_dvc_repro_matches_snakemake_and_remote_round_trip(local_run, tmp_path):
+def test_dvc_repro_matches_snakemake_and_remote_round_trip(graph_run, tmp_path):
+    """``dvc repro`` (local processes) writes the tables Snakemake wrote (under CI: as SLURM jobs)."""
+    snakemake_root = graph_run[0]
     root = project(tmp_path / "dvc")
     sh(["git", "init", "-q"], root)
     sh(["dvc", "init", "-q"], root)
@@ -83,7 +102,7 @@ def test_dvc_repro_matches_snakemake_and_remote_round_trip(local_run, tmp_path):
     (root / "dvc.yaml").write_text(sh(["srlm", "--params", PARAMS, "dvc"], root))
     sh(["dvc", "repro"], root)
     for table in TABLES:
-        assert (root / table).read_text() == (local_run / table).read_text(), table
+        assert (root / table).read_text() == (snakemake_root / table).read_text(), table
     assert "train-base-sft-rl" in (root / "dvc.lock").read_text()
 
     # Remote round-trip: push, lose the cache and the outputs, pull: same bytes.
@@ -105,9 +124,9 @@ def test_dvc_repro_matches_snakemake_and_remote_round_trip(local_run, tmp_path):
     assert RL_DEPENDANTS - {"table2", "table3"} <= ran <= RL_DEPENDANTS
 
 
-def test_snakemake_reruns_only_dependants(local_run, tmp_path):
+def test_snakemake_reruns_only_dependants(graph_run, tmp_path):
     root = tmp_path / "copy"
-    shutil.copytree(local_run, root, symlinks=True)
+    shutil.copytree(graph_run[0], root, symlinks=True)
     assert "Nothing to be done" in snakemake(root, dry=True)
     set_rl_lr(root, "2.0e-4")
     jobs = set(re.findall(r"srlm --params \S+ (\w+) (.*?) 2>", snakemake(root, dry=True)))
@@ -120,26 +139,15 @@ def test_snakemake_reruns_only_dependants(local_run, tmp_path):
 
 @pytest.fixture(scope="session")
 def slurm() -> None:
-    """A SLURM controller that answers. CI (``.ci/run``) starts one and sets SRLM_REQUIRE_SLURM, so
-    there its absence fails; elsewhere (no root, no slurm-wlm) the SLURM tests are skipped."""
-    up = False
-    if shutil.which("sinfo"):
-        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
-        up = proc.returncode == 0 and bool(re.search(r"idle|mix|alloc", proc.stdout))
-    if not up:
-        if os.environ.get("SRLM_REQUIRE_SLURM"):
-            pytest.fail("SRLM_REQUIRE_SLURM is set but no SLURM controller answers (sinfo)")
+    if not slurm_up():
         pytest.skip("no SLURM here (start one with `.ci/slurm.sh start`)")
 
 
-def test_slurm_profile_matches_local(slurm, local_run, tmp_path):
-    """The whole nano graph as SLURM jobs (cpu and gpu partitions) gives the local tables."""
-    root = project(tmp_path / "slurm")
-    out = snakemake(root, "--profile", str(REPO / "profiles/slurm"),
-                    "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks",
-                    "2", "--jobs", "2")
-    for table in TABLES:
-        assert (root / table).read_text() == (local_run / table).read_text(), table
+def test_slurm_profile_runs_the_graph(slurm, graph_run):
+    """The whole nano graph ran as SLURM jobs (cpu and gpu partitions); that its tables equal a local
+    run's is asserted by the DVC test, which compares ``dvc repro``'s local run with this one."""
+    root, out = graph_run
+    assert all((root / table).is_file() for table in TABLES)
     submitted = re.findall(r"submitted with SLURM jobid \d+ \(log: \S+/slurm_logs/rule_(\w+)/", out)
     assert {"data", "model", "teacher", "train", "eval", "table"} <= set(submitted), submitted
     assert re.search(r"rule train:(?:\n +.*)*slurm_partition=gpu", out), "training not on the gpu partition"
@@ -150,10 +158,10 @@ def squeue_state(job: str) -> str:
                           text=True).stdout.strip()
 
 
-def test_slurm_preempted_training_resumes(slurm, local_run, tmp_path):
+def test_slurm_preempted_training_resumes(slurm, graph_run, tmp_path):
     """A training job requeued by the scheduler (as on preemption) resumes from its checkpoint."""
     root = tmp_path / "preempt"
-    shutil.copytree(local_run, root, symlinks=True)
+    shutil.copytree(graph_run[0], root, symlinks=True)
     shutil.rmtree(root / ROOT / "models/base/sft")
     shutil.rmtree(root / ROOT / "runs/base/sft")
     (root / "tests/preempt.yaml").write_text(
