@@ -2,7 +2,9 @@
 
 
 def table_inputs(wc):
-    return [str(PATHS.eval(m, p, b)) for m, p in table_runs(P, int(wc.n)) for b in P.eval.benchmarks]
+    """Metrics (accuracy, interval) and per-sample files (the paired tests of tables 2 and 3)."""
+    return [str(f(m, p, b)) for m, p in table_runs(P, int(wc.n)) for b in P.eval.benchmarks
+            for f in (PATHS.eval, PATHS.samples)]
 
 
 rule table:

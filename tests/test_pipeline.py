@@ -55,6 +55,11 @@ def test_tables_written(micro):
     t2 = pd.read_csv(micro / "results/table2.csv")
     assert list(t2["pipeline"]) == ["none", "sft", "lora", "kd", "rl"]
     assert t2["tinyworld"].nunique() > 2  # methods give different numbers
+    assert ((t2["tinyworld_lo"] <= t2["tinyworld"]) & (t2["tinyworld"] <= t2["tinyworld_hi"])).all()
+    assert t2["p_tinyworld"].between(0, 1).all() and t2["p_tinyworld"].iloc[0] == 1.0
+    sft = t2.set_index("pipeline").loc["sft"]
+    assert sft["p_tinyworld"] < 0.05, sft  # SFT's gain is beyond evaluation noise (paired test)
+    assert "95% Wilson interval" in (micro / "results/table2.md").read_text()
     assert (t2["gsm8k_n"] == 20).all()  # the real-data smoke column: GSM8K test, graded end to end
     smoke = [json.loads(line) for line in (micro / "work/micro/eval/base/sft/gsm8k.samples.jsonl").open()]
     assert len(smoke) == 20 and all(s["gold"] and "correct" in s for s in smoke)
