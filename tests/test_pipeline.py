@@ -158,24 +158,23 @@ def test_job_benchmarks(micro):
 
 
 def test_same_seeds_same_tables(micro, tmp_path_factory):
-    """Rerun the stochastic stages (full SFT on the teacher's traces, GRPO sampling, evaluation) from
-    the same inputs: the tables and the trained models are byte-identical. (Two leaves of the graph,
-    so nothing else reruns; data, tokenizer and model building: tests/test_resume.py.)"""
+    """Rerun the most stochastic stage (GRPO: sampled rollouts, then training) and its evaluation from
+    the same inputs: the tables and the trained model are byte-identical. (One leaf of the graph, so
+    nothing else reruns; data, tokenizer and the SFTTrainer path that builds the models:
+    tests/test_resume.py.)"""
     again = tmp_path_factory.mktemp("micro-again")
     shutil.copytree(micro / "work", again / "work", symlinks=True)
-    for model in ("kd", "rl"):
-        for kind in ("models", "runs", "eval"):
-            shutil.rmtree(again / "work/micro" / kind / "base" / model)
+    for kind in ("models", "runs", "eval"):
+        shutil.rmtree(again / "work/micro" / kind / "base/rl")
     run_graph(again)
     for n in (1, 2, 3):
         a = (micro / "results" / f"table{n}.csv").read_text()
         b = (again / "results" / f"table{n}.csv").read_text()
         assert a == b, f"table{n} differs between two runs with the same seeds"
-    for model in ("kd", "rl"):  # the checkpoints too, byte for byte (so DVC hashes agree)
-        first = micro / "work/micro/models/base" / model
-        for path in sorted(first.iterdir()):
-            second = again / "work/micro/models/base" / model / path.name
-            assert path.read_bytes() == second.read_bytes(), f"{model}/{path.name} differs"
+    first = micro / "work/micro/models/base/rl"  # the checkpoint too, byte for byte (DVC hashes agree)
+    for path in sorted(first.iterdir()):
+        second = again / "work/micro/models/base/rl" / path.name
+        assert path.read_bytes() == second.read_bytes(), f"rl/{path.name} differs"
 
 
 def test_logit_kd_with_gkd(micro, tmp_path):
