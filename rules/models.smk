@@ -36,6 +36,6 @@ rule model:
         f"{ROOT}/logs/model/{{model}}.log",
     benchmark:
         f"{ROOT}/benchmarks/model/{{model}}.tsv"
-    priority: 10  # the starting models (the teacher above all) head the graph's longest path
+    priority: 10  # starting models head the longest path (teacher -> traces -> KD); scheduled first
     shell:
         "{SRLM} model --model {wildcards.model} 2> {log}"
