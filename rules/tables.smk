@@ -2,9 +2,7 @@
 
 
 def table_inputs(wc):
-    """Metrics (accuracy, interval) and per-sample files (the paired tests of tables 2 and 3)."""
-    return [str(f(m, p, b)) for m, p in table_runs(P, int(wc.n)) for b in P.eval.benchmarks
-            for f in (PATHS.eval, PATHS.samples)]
+    return [str(p) for p in paths.table_inputs(P, int(wc.n))]
 
 
 rule table:

@@ -15,6 +15,7 @@ from .paths import (
     Paths,
     model_inputs,
     model_sections,
+    table_inputs,
     table_runs,
     train_inputs,
     train_launcher,
@@ -82,8 +83,7 @@ def dvc_yaml(params: Params, params_file: str) -> str:
             [{str(paths.samples(model, pipeline, b)): {"cache": False}} for b in benches], chain,
             ["eval", "seed"], metrics=[str(paths.eval(model, pipeline, b)) for b in benches])
     for n in (1, 2, 3):
-        deps = [str(f(m, p, b)) for m, p in table_runs(params, n) for b in params.eval.benchmarks
-                for f in (paths.eval, paths.samples)]  # samples: the paired tests of tables 2, 3
+        deps = [str(p) for p in table_inputs(params, n)]
         outs = [{str(paths.table(n, ext)): {"cache": False}} for ext in ("csv", "md", "png")]
         stages[f"table{n}"] = _stage(f"{srlm} tables --table {n}", [*code, *deps], outs,
                                      chain, ["tables", "models", "profile"])

@@ -130,6 +130,14 @@ def train_inputs(params: Params, model: str, pipeline: str) -> dict[str, Path]:
     return {"start": start, "data": paths.data(params.train_data)}
 
 
+def table_inputs(params: Params, n: int) -> list[Path]:
+    """What table ``n`` reads: each run's metrics and, for the paired tests of tables 2 and 3, its
+    per-sample file."""
+    paths = Paths(params)
+    kinds = (paths.eval, paths.samples) if n > 1 else (paths.eval,)
+    return [f(m, p, b) for m, p in table_runs(params, n) for b in params.eval.benchmarks for f in kinds]
+
+
 def table_runs(params: Params, n: int) -> list[tuple[str, str]]:
     """The (model, pipeline) evaluations table ``n`` is made of, in row order."""
     if n == 1:

@@ -68,16 +68,18 @@ def _row(params: Params, paths: Paths, model: str, pipeline: str) -> dict:
 
 def table_rows(params: Params, paths: Paths, n: int) -> list[dict]:
     """Rows of table ``n``; in tables 2 and 3 each row's change from its untrained model, tested."""
-    rows, start = [], {}
+    rows, start, start_scores = [], {}, {}
     for model, pipeline in table_runs(params, n):
         row = _row(params, paths, model, pipeline)
         if n > 1:
-            start = row if pipeline == INIT else start
+            if pipeline == INIT:  # the untrained model's row comes first: read its samples once
+                start = row
+                start_scores = {b: problem_scores(paths.samples(model, INIT, b))
+                                for b in params.eval.benchmarks}
             for b in params.eval.benchmarks:
                 row[f"delta_{b}"] = round(row[b] - start[b], 2)
                 p = 1.0 if pipeline == INIT else paired_p(
-                    problem_scores(paths.samples(model, INIT, b)),
-                    problem_scores(paths.samples(model, pipeline, b)))
+                    start_scores[b], problem_scores(paths.samples(model, pipeline, b)))
                 row[f"p_{b}"] = float(f"{p:.3g}")
         rows.append(row)
     return rows
