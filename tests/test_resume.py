@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,8 +28,6 @@ def srlm(cwd: Path, *args: str, check: bool = True, params: Path = PARAMS) -> su
 
 def copy_base(base: Path, dest: Path) -> None:
     """The built data, tokenizer and base model of the ``base`` fixture, copied into ``dest``."""
-    import shutil
-
     for rel in ("data", "models/_tokenizer", "models/base/init"):
         shutil.copytree(base / "work/resume" / rel, dest / "work/resume" / rel)
 
@@ -100,6 +99,28 @@ def test_changed_params_train_afresh(base, tmp_path):
     assert "made from other inputs or params" in rerun.stdout
     assert (tmp_path / "work/resume/runs/base/sft.stale/checkpoint-40").is_dir()
     assert model.read_bytes() != weights
+
+
+def test_full_logits_loss_matches_trl_chunked_head(base, tmp_path):
+    """``chunked_lm_head: false`` (the model's own loss over full logits) trains like TRL's chunked
+    LM head (the default): the same losses step for step, so the switch changes speed, not the method."""
+    from srlm.config import load_params
+    from srlm.io import read_jsonl
+    from srlm.train.sft import run_sft
+
+    rows = read_jsonl(base / "work/resume/data/tinyworld/train.jsonl")
+    losses = {}
+    for chunked in (True, False):
+        params = load_params(PARAMS, {"sft": {"full": {"max_steps": 8, "logging_steps": 1,
+                                                        "chunked_lm_head": chunked}}})
+        out = tmp_path / f"chunked-{chunked}"
+        log = run_sft(params, base / "work/resume/models/base/init", out, tmp_path / f"run-{chunked}",
+                      rows, ["base", "sft"])["log_history"]
+        losses[chunked] = [h["loss"] for h in log if "loss" in h]
+        # TRL's chunked head logs token accuracy; the model's own loss does not (the other path ran)
+        assert any("mean_token_accuracy" in h for h in log) == chunked
+    assert len(losses[True]) == 8 and losses[True][-1] < losses[True][0]
+    assert losses[False] == pytest.approx(losses[True], rel=1e-3)
 
 
 def test_single_process_deepspeed(base, tmp_path):

@@ -20,12 +20,30 @@ def chat_examples(tokenizer, rows: list[dict], system_prompt: str) -> list[dict]
              "completion": r["cot"] + IM_END} for r in rows]
 
 
+def trainer_class(chunked_lm_head: bool):
+    """TRL's ``SFTTrainer``, or (``chunked_lm_head: false``) the same trainer with the model's own
+    cross-entropy over full logits instead of TRL's chunked LM head and its per-step metrics."""
+    from transformers import Trainer
+    from trl import SFTTrainer
+
+    if chunked_lm_head:
+        return SFTTrainer
+
+    class FullLogitsSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs["use_cache"] = False
+            return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+
+    return FullLogitsSFTTrainer
+
+
 def fit(params: Params, spec: TrainSpec, model, tokenizer, dataset: list[dict], run_dir: Path,
         out_dir: Path, device: str, template: str, lineage: list[str],
         lora: LoraSpec | None = None, eos_token: str | None = None, **meta) -> dict:
     """Run ``SFTTrainer`` on prompt/completion (or ``text``) rows and save the result atomically."""
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     config = SFTConfig(
         **trl_args(spec, params, run_dir, device),
@@ -34,8 +52,9 @@ def fit(params: Params, spec: TrainSpec, model, tokenizer, dataset: list[dict], 
         eos_token=eos_token or tokenizer.eos_token,
         pad_token=tokenizer.pad_token,
     )
-    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(dataset),
-                         processing_class=tokenizer, peft_config=peft_config(lora))
+    trainer = trainer_class(spec.chunked_lm_head)(
+        model=model, args=config, train_dataset=Dataset.from_list(dataset),
+        processing_class=tokenizer, peft_config=peft_config(lora))
     return train_and_save(trainer, run_dir, out_dir, template, lineage,
                           merge_lora=lora is not None, **meta)
 
