@@ -166,6 +166,13 @@ class KdSpec(Strict):
     lmbda: float = Field(0.0, ge=0, le=1)
     """GKD fraction of on-policy (student-generated) batches."""
 
+    @model_validator(mode="after")
+    def _head(self) -> KdSpec:
+        if self.mode == "logit" and not self.train.chunked_lm_head:
+            raise ValueError("kd.train.chunked_lm_head: false applies to SFT-type training only, "
+                             "not to kd.mode: logit (GKD computes its own loss)")
+        return self
+
 
 class RewardSpec(Strict):
     """Reward weights: answer correctness, answer format, and arithmetic of the working lines."""
@@ -200,6 +207,9 @@ class RlSpec(Strict):
                 f"rl.train.batch_size*grad_accum ({gen_batch}) must be divisible by "
                 f"rl.num_generations ({self.num_generations})"
             )
+        if not self.train.chunked_lm_head:
+            raise ValueError("rl.train.chunked_lm_head: false applies to SFT-type training only, "
+                             "not to GRPO")
         return self
 
 

@@ -56,6 +56,20 @@ def test_grpo_batch_must_divide_by_group(tmp_path, tiny_raw):
         load_params(_write(tmp_path, tiny_raw))
 
 
+def test_full_logits_loss_only_where_it_applies(tmp_path, tiny_raw):
+    """``chunked_lm_head: false`` is an SFT-type setting: set on GRPO or GKD it is an error, not ignored."""
+    tiny_raw["sft"]["full"]["chunked_lm_head"] = False
+    assert not load_params(_write(tmp_path, tiny_raw)).sft.full.chunked_lm_head
+    tiny_raw["rl"]["train"]["chunked_lm_head"] = False
+    with pytest.raises(ParamsError, match="rl.train.chunked_lm_head: false applies to SFT"):
+        load_params(_write(tmp_path, tiny_raw))
+    del tiny_raw["rl"]["train"]["chunked_lm_head"]
+    tiny_raw["kd"]["mode"] = "logit"
+    tiny_raw["kd"]["train"]["chunked_lm_head"] = False
+    with pytest.raises(ParamsError, match="kd.mode: logit"):
+        load_params(_write(tmp_path, tiny_raw))
+
+
 def test_pretrain_step_weights_need_one_per_step_count(tmp_path, tiny_raw):
     tiny_raw["tiny"]["pretrain_max_steps_per_problem"] = 3
     tiny_raw["tiny"]["pretrain_step_weights"] = [1, 1]
