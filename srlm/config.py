@@ -123,6 +123,10 @@ class TinyBuildSpec(Strict):
     pretrain_direct_fraction: float = Field(0.0, ge=0, lt=1)
     """Fraction of the base's pre-training text that states the answer without working (as much
     web text does): the base then often answers in one step, and RL can find that working pays."""
+    pretrain_compact_fraction: float = Field(0.0, ge=0, lt=1)
+    """Fraction of the multi-step problems in the base's pre-training text whose working is one
+    compound line (``7 + 5 - 3 = 9``) instead of a line a step: two valid ways to work a problem, one
+    much harder for a tiny model; the base's greedy choice between them is what RL can change."""
     instruct: TrainSpec
     """Brief chat-format tuning that turns the tiny base into the tiny Instruct model."""
     teacher_train: TrainSpec
@@ -157,6 +161,13 @@ class TracesSpec(Strict):
     backend: Literal["auto", "hf", "vllm"] = "auto"
 
 
+def _sft_type_only(spec: TrainSpec, where: str, trainer: str) -> None:
+    """``chunked_lm_head: false`` swaps the SFT trainer's loss; elsewhere it would be ignored."""
+    if not spec.chunked_lm_head:
+        raise ValueError(f"{where}.chunked_lm_head: false applies to SFT-type training only, "
+                         f"not to {trainer}")
+
+
 class KdSpec(Strict):
     mode: Literal["sequence", "logit"] = "sequence"
     train: TrainSpec
@@ -168,9 +179,8 @@ class KdSpec(Strict):
 
     @model_validator(mode="after")
     def _head(self) -> KdSpec:
-        if self.mode == "logit" and not self.train.chunked_lm_head:
-            raise ValueError("kd.train.chunked_lm_head: false applies to SFT-type training only, "
-                             "not to kd.mode: logit (GKD computes its own loss)")
+        if self.mode == "logit":
+            _sft_type_only(self.train, "kd.train", "kd.mode: logit (GKD computes its own loss)")
         return self
 
 
@@ -200,16 +210,14 @@ class RlSpec(Strict):
     """GRPO on LoRA adapters (as verl's GRPO-LoRA baseline), merged into the weights on save."""
 
     @model_validator(mode="after")
-    def _divisible(self) -> RlSpec:
+    def _batch_and_head(self) -> RlSpec:
         gen_batch = self.train.batch_size * self.train.grad_accum
         if gen_batch % self.num_generations:
             raise ValueError(
                 f"rl.train.batch_size*grad_accum ({gen_batch}) must be divisible by "
                 f"rl.num_generations ({self.num_generations})"
             )
-        if not self.train.chunked_lm_head:
-            raise ValueError("rl.train.chunked_lm_head: false applies to SFT-type training only, "
-                             "not to GRPO")
+        _sft_type_only(self.train, "rl.train", "GRPO")
         return self
 
 

@@ -185,7 +185,8 @@ def test_logit_kd_with_gkd(micro, tmp_path):
 
     work = micro / "work/micro"
     params = load_params(MICRO, {"workdir": str(work), "kd": {"mode": "logit", "train": {
-        "max_steps": 30, "lr": 3.0e-3, "batch_size": 16, "logging_steps": 5, "save_steps": 100}}})
+        "max_steps": 30, "lr": 3.0e-3, "batch_size": 16, "logging_steps": 5, "save_steps": 100,
+        "chunked_lm_head": True}}})  # micro's kd.train sets false, which GKD does not take
     traces = read_jsonl(work / "traces/traces.jsonl")
     summary = run_kd(params, work / "models/base/init", work / "models/teacher/init",
                      tmp_path / "gkd", tmp_path / "gkd-run", traces, ["base", "kd"])
