@@ -29,6 +29,7 @@ lint: setup
 	ruff check srlm tests bench
 	hadolint Dockerfile
 
-# two pytest workers, whole files each: the pipeline and infrastructure graphs run side by side
+# three pytest workers, whole files each: the pipeline and infrastructure graphs run side by side,
+# the third takes the other files (it fills the CPU while the SLURM test waits on status checks)
 test: setup lint
-	pytest -n 2 --dist loadfile --durations 25
+	pytest -n 3 --dist loadfile --durations 25
