@@ -26,6 +26,9 @@ def test_shipped_profiles_load():
     assert paper.sft.full.lr == 4e-5 and paper.sft.full.epochs == 4 and paper.sft.full.max_length == 8192
     assert paper.sft.lora.lr == 1e-4
     assert "sft-kd-rl" in tiny.pipelines() and "sft-kd" in tiny.pipelines()
+    rl_variant = load_params(REPO / "params" / "tiny-rl.yaml")  # tiny.yaml with three changes
+    assert rl_variant.tinyworld.max_operand == 5 and rl_variant.rl.train.max_steps == 400
+    assert rl_variant.sft == tiny.sft and rl_variant.workdir != tiny.workdir
 
 
 def test_unknown_key_is_named(tmp_path, tiny_raw):
