@@ -40,13 +40,14 @@ def pretrain_answers(rows: list[dict], direct_fraction: float, seed: int,
                      compact_fraction: float = 0.0) -> list[tuple[dict, str]]:
     """Each pre-training problem with its answer text: the working (one line a step); for a seeded
     ``direct_fraction`` of them only the final ``#### n``; for a seeded ``compact_fraction`` of the
-    multi-step rest, the working as one compound line (``compact_working``)."""
+    multi-step rest, the working as one compound line (``compact_working``). With no compact
+    fraction the seeded draws are those of ``direct_fraction`` alone, as before that option."""
     rng = random.Random(seed)
     out = []
     for r in rows:
         if rng.random() < direct_fraction:
             out.append((r, f"#### {r['answer']}"))
-        elif rng.random() < compact_fraction and r["cot"].count("\n") > 1:
+        elif compact_fraction and rng.random() < compact_fraction and r["cot"].count("\n") > 1:
             out.append((r, compact_working(r["cot"])))
         else:
             out.append((r, r["cot"]))
