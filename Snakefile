@@ -6,7 +6,17 @@ import os
 
 from srlm import paths
 from srlm.config import digest, load_params
-from srlm.paths import DATA_SECTIONS, INIT, Paths, model_sections, rule_resources, train_launcher, train_sections
+from srlm.paths import (
+    DATA_SECTIONS,
+    EVAL_SECTIONS,
+    INIT,
+    TEACHER_SECTIONS,
+    Paths,
+    model_sections,
+    rule_resources,
+    train_launcher,
+    train_sections,
+)
 
 PARAMS_FILE = config.get("params", os.environ.get("SRLM_PARAMS", "params/paper.yaml"))
 P = load_params(PARAMS_FILE)  # validated before any job starts

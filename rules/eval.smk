@@ -14,7 +14,7 @@ rule eval:
     wildcard_constraints:
         pipeline=f"{INIT}|{PIPELINE}",
     params:
-        cfg=digest(P, "eval", "seed"),
+        cfg=digest(P, *EVAL_SECTIONS),
     resources:
         **rule_resources(P, "gpu"),
     log:

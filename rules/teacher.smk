@@ -17,7 +17,7 @@ rule teacher:
         traces=str(PATHS.traces),
         report=str(PATHS.traces_report),
     params:
-        cfg=digest(P, "traces", "seed", "eval.system_prompt"),
+        cfg=digest(P, *TEACHER_SECTIONS),
     resources:
         **rule_resources(P, "gpu"),
     log:

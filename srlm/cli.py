@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ParamsError, load_params, parse_pipeline
+from .config import ParamsError, apply_cpu_numerics, load_params, parse_pipeline
 from .paths import INIT, Paths, model_inputs, model_sections, train_inputs, train_sections
 
 
@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("dvc", help="print dvc.yaml for these params").set_defaults(fn=cmd_dvc)
     args = parser.parse_args(argv)
     try:
+        for warning in apply_cpu_numerics(load_params(args.params)):  # before any stage imports torch
+            print(f"srlm {args.command}: warning: {warning}", file=sys.stderr)
         args.fn(args)
     except (ParamsError, ValueError, RuntimeError, FileNotFoundError) as err:
         print(f"srlm {args.command}: error: {err}", file=sys.stderr)

@@ -296,6 +296,10 @@ class Params(Strict):
     workdir: str
     device: Literal["cpu", "cuda", "auto"] = "auto"
     threads: int = Field(1, gt=0)
+    cpu_numerics: Literal["avx2", "native"] = "native"
+    """``avx2``: PyTorch's, MKL's and oneDNN's CPU kernels take their AVX2 code paths on every x86-64
+    CPU (``apply_cpu_numerics``), so CPU results are the same on AVX2 and AVX-512 machines;
+    ``native``: each library picks the fastest path this CPU has."""
     mirror: str | None = None
     """Offline mirror directory holding dataset files (``../shared/data`` here); null: hub only."""
     datasets: dict[str, DatasetSpec]
@@ -348,6 +352,33 @@ class Params(Strict):
                 if prefix not in out:
                     out.append(prefix)
         return out
+
+
+CPU_NUMERICS_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+"""What ``cpu_numerics: avx2`` sets: the kernel paths of PyTorch's own ops, MKL (matmuls) and oneDNN."""
+
+
+def apply_cpu_numerics(params: Params) -> list[str]:
+    """Pin the CPU kernels' code paths (``params.cpu_numerics``) for this process and its children.
+
+    Must run before torch is imported (the libraries read these variables once, at start-up).
+    Returns warnings: the setting cannot hold on a CPU without AVX2 (an ARM machine, say)."""
+    import platform
+    import sys
+
+    if params.cpu_numerics == "native":
+        return []
+    warnings = []
+    if "torch" in sys.modules:
+        warnings.append("cpu_numerics: torch was imported before the CPU kernels were pinned")
+    machine = platform.machine().lower()
+    cpuinfo = Path("/proc/cpuinfo")
+    if machine not in ("x86_64", "amd64") or (cpuinfo.exists() and " avx2" not in cpuinfo.read_text()):
+        warnings.append(f"cpu_numerics: avx2, but this CPU ({machine}) has no AVX2: results will differ "
+                        "from those of x86-64 machines")
+        return warnings
+    os.environ.update(CPU_NUMERICS_ENV)
+    return warnings
 
 
 def digest(params: Params, *keys: str) -> str:

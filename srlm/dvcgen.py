@@ -12,6 +12,8 @@ import yaml
 from .config import Params, has_key, params_chain
 from .paths import (
     DATA_SECTIONS,
+    EVAL_SECTIONS,
+    TEACHER_SECTIONS,
     Paths,
     model_inputs,
     model_sections,
@@ -64,7 +66,7 @@ def dvc_yaml(params: Params, params_file: str) -> str:
     else:
         teacher_deps.append(str(paths.model(params.teacher)))
     stages["teacher"] = _stage(f"{srlm} teacher", teacher_deps, [str(paths.traces)], chain,
-                               ["traces", "seed", "eval.system_prompt"],
+                               TEACHER_SECTIONS,
                                metrics=[str(paths.traces_report)])
     for model in params.students:
         for pipeline in params.pipelines():
@@ -81,7 +83,7 @@ def dvc_yaml(params: Params, params_file: str) -> str:
             f"{srlm} eval --model {model} --pipeline {pipeline}",
             [*code, str(paths.model(model, pipeline)), *(str(paths.data(b)) for b in benches)],
             [{str(paths.samples(model, pipeline, b)): {"cache": False}} for b in benches], chain,
-            ["eval", "seed"], metrics=[str(paths.eval(model, pipeline, b)) for b in benches])
+            EVAL_SECTIONS, metrics=[str(paths.eval(model, pipeline, b)) for b in benches])
     for n in (1, 2, 3):
         deps = [str(p) for p in table_inputs(params, n)]
         outs = [{str(paths.table(n, ext)): {"cache": False}} for ext in ("csv", "md", "png")]

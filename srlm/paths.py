@@ -99,14 +99,22 @@ TRAIN_SECTIONS = {"sft": ["sft.full"], "lora": ["sft.lora", "sft.lora_adapter"],
 """Params sections each training stage reads (rerun triggers for Snakemake and DVC)."""
 
 
+TEACHER_SECTIONS = ["traces", "seed", "eval.system_prompt", "cpu_numerics"]
+"""Params sections the teacher traces depend on."""
+
+EVAL_SECTIONS = ["eval", "seed", "cpu_numerics"]
+"""Params sections an evaluation depends on."""
+
+
 def model_sections(name: str) -> list[str]:
     """Everything building the starting model ``name`` depends on in the params."""
-    return [f"models.{name}", "tiny", "seed", "eval.system_prompt"]
+    return [f"models.{name}", "tiny", "seed", "eval.system_prompt", "cpu_numerics"]
 
 
 def train_sections(pipeline: str) -> list[str]:
     """Everything the last stage of ``pipeline`` depends on in the params."""
-    return [*TRAIN_SECTIONS[parse_pipeline(pipeline)[-1]], "seed", "eval.system_prompt", "distributed"]
+    return [*TRAIN_SECTIONS[parse_pipeline(pipeline)[-1]], "seed", "eval.system_prompt", "distributed",
+            "cpu_numerics"]
 
 
 def model_inputs(params: Params, name: str) -> dict[str, Path]:

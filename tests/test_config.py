@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
-from srlm.config import ParamsError, load_params, parse_pipeline
+from srlm.config import CPU_NUMERICS_ENV, ParamsError, load_params, parse_pipeline
 
 from .conftest import REPO
 
@@ -100,3 +103,31 @@ def test_cli_reports_bad_params(tmp_path, tiny_raw):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "eval.benchmark: unknown key" in proc.stderr
+
+
+CAPABILITY = ("from srlm.config import apply_cpu_numerics, load_params; import sys; "
+              "apply_cpu_numerics(load_params(sys.argv[1])); import torch; "
+              "print(torch.backends.cpu.get_cpu_capability())")
+
+
+def _capability(params_path) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in CPU_NUMERICS_ENV}
+    proc = subprocess.run([sys.executable, "-c", CAPABILITY, str(params_path)], env=env,
+                          capture_output=True, text=True, check=True)
+    return proc.stdout.strip()
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64")
+                    or " avx2" not in Path("/proc/cpuinfo").read_text(), reason="needs an x86-64 AVX2 CPU")
+def test_cpu_numerics_pin_the_kernels(tmp_path, tiny_raw):
+    """tiny.yaml's ``cpu_numerics: avx2`` makes PyTorch take its AVX2 kernels even on an AVX-512 CPU
+    (the tables then match across such machines: README); ``native`` leaves the choice to PyTorch."""
+    assert _capability(REPO / "params" / "tiny.yaml") == "AVX2"
+    tiny_raw["cpu_numerics"] = "native"
+    native = _capability(_write(tmp_path, tiny_raw))
+    assert native in ("AVX2", "AVX512")
+    if "avx512f" in Path("/proc/cpuinfo").read_text():
+        assert native == "AVX512"
+    tiny_raw["cpu_numerics"] = "sse"
+    with pytest.raises(ParamsError, match="cpu_numerics"):
+        load_params(_write(tmp_path, tiny_raw))
