@@ -29,9 +29,13 @@ def test_shipped_profiles_load():
     assert paper.sft.full.lr == 4e-5 and paper.sft.full.epochs == 4 and paper.sft.full.max_length == 8192
     assert paper.sft.lora.lr == 1e-4
     assert "sft-kd-rl" in tiny.pipelines() and "sft-kd" in tiny.pipelines()
-    rl_variant = load_params(REPO / "params" / "tiny-rl.yaml")  # tiny.yaml with three changes
-    assert rl_variant.tinyworld.max_operand == 5 and rl_variant.rl.train.max_steps == 400
-    assert rl_variant.sft == tiny.sft and rl_variant.workdir != tiny.workdir
+    assert tiny.tinyworld.max_operand == 5 and tiny.rl.train.max_steps == 400
+    # equal budgets: every method sees 3,200 training problems (SFT-type batch 32, GRPO 64 / 8 per prompt)
+    assert tiny.sft.full.max_steps * tiny.sft.full.batch_size == 3200
+    assert tiny.rl.train.max_steps * tiny.rl.train.batch_size // tiny.rl.num_generations == 3200
+    ops10 = load_params(REPO / "params" / "tiny-ops10.yaml")  # the sessions 1-8 CPU profile
+    assert ops10.tinyworld.max_operand == 10 and ops10.tiny.pretrain_step_weights is None
+    assert ops10.rl.train.lr == 3e-5 and ops10.sft.full.max_steps == 300 and ops10.workdir != tiny.workdir
 
 
 def test_unknown_key_is_named(tmp_path, tiny_raw):
