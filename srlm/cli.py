@@ -13,7 +13,7 @@ from .paths import INIT, Paths, model_inputs, model_sections, train_inputs, trai
 
 
 def _params(args):
-    return load_params(args.params)
+    return args.loaded_params  # loaded and validated once, in ``main``
 
 
 def cmd_check(args) -> None:
@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("dvc", help="print dvc.yaml for these params").set_defaults(fn=cmd_dvc)
     args = parser.parse_args(argv)
     try:
-        for warning in apply_cpu_numerics(load_params(args.params)):  # before any stage imports torch
+        args.loaded_params = load_params(args.params)
+        for warning in apply_cpu_numerics(args.loaded_params):  # before any stage imports torch
             print(f"srlm {args.command}: warning: {warning}", file=sys.stderr)
         args.fn(args)
     except (ParamsError, ValueError, RuntimeError, FileNotFoundError) as err:

@@ -358,6 +358,15 @@ CPU_NUMERICS_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_M
 """What ``cpu_numerics: avx2`` sets: the kernel paths of PyTorch's own ops, MKL (matmuls) and oneDNN."""
 
 
+def cpu_has_avx2() -> bool:
+    """Is this an x86-64 CPU with AVX2 (where ``cpu_numerics: avx2`` can hold)?"""
+    import platform
+
+    cpuinfo = Path("/proc/cpuinfo")
+    return (platform.machine().lower() in ("x86_64", "amd64")
+            and (not cpuinfo.exists() or " avx2" in cpuinfo.read_text()))
+
+
 def apply_cpu_numerics(params: Params) -> list[str]:
     """Pin the CPU kernels' code paths (``params.cpu_numerics``) for this process and its children.
 
@@ -371,11 +380,9 @@ def apply_cpu_numerics(params: Params) -> list[str]:
     warnings = []
     if "torch" in sys.modules:
         warnings.append("cpu_numerics: torch was imported before the CPU kernels were pinned")
-    machine = platform.machine().lower()
-    cpuinfo = Path("/proc/cpuinfo")
-    if machine not in ("x86_64", "amd64") or (cpuinfo.exists() and " avx2" not in cpuinfo.read_text()):
-        warnings.append(f"cpu_numerics: avx2, but this CPU ({machine}) has no AVX2: results will differ "
-                        "from those of x86-64 machines")
+    if not cpu_has_avx2():
+        warnings.append(f"cpu_numerics: avx2, but this CPU ({platform.machine()}) has no AVX2: results "
+                        "will differ from those of x86-64 machines")
         return warnings
     os.environ.update(CPU_NUMERICS_ENV)
     return warnings

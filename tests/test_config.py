@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from srlm.config import CPU_NUMERICS_ENV, ParamsError, load_params, parse_pipeline
+from srlm.config import CPU_NUMERICS_ENV, ParamsError, cpu_has_avx2, load_params, parse_pipeline
 
 from .conftest import REPO
 
@@ -121,8 +120,7 @@ def _capability(params_path) -> str:
     return proc.stdout.strip()
 
 
-@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64")
-                    or " avx2" not in Path("/proc/cpuinfo").read_text(), reason="needs an x86-64 AVX2 CPU")
+@pytest.mark.skipif(not cpu_has_avx2(), reason="needs an x86-64 AVX2 CPU (CI's machines have one)")
 def test_cpu_numerics_pin_the_kernels(tmp_path, tiny_raw):
     """tiny.yaml's ``cpu_numerics: avx2`` makes PyTorch take its AVX2 kernels even on an AVX-512 CPU
     (the tables then match across such machines: README); ``native`` leaves the choice to PyTorch."""
@@ -135,3 +133,15 @@ def test_cpu_numerics_pin_the_kernels(tmp_path, tiny_raw):
     tiny_raw["cpu_numerics"] = "sse"
     with pytest.raises(ParamsError, match="cpu_numerics"):
         load_params(_write(tmp_path, tiny_raw))
+
+
+def test_cpu_numerics_warn_without_avx2(monkeypatch):
+    """On a CPU without AVX2 (ARM, say) the pin cannot hold: a warning, and nothing is set."""
+    import srlm.config
+
+    for key in CPU_NUMERICS_ENV:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(srlm.config, "cpu_has_avx2", lambda: False)
+    warnings = srlm.config.apply_cpu_numerics(load_params(REPO / "params" / "tiny.yaml"))
+    assert any("has no AVX2" in w for w in warnings)
+    assert not any(key in os.environ for key in CPU_NUMERICS_ENV)
