@@ -18,14 +18,13 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && python3.12 -m venv /opt/venv
 
-# GPU stack (pins agree with pyproject.toml and environment.yml; checked by tests/test_pins.py).
-# vLLM is left out: vllm 0.32.0 is the release built for torch==2.13.0 but requires
-# transformers<5.20 (we pin 5.24); vllm 0.33.0 requires torch==2.14.0. Without it, generation and
-# GRPO rollouts use the HF backend (static KV cache on CUDA). flash-attn is not pinned either (SDPA).
-RUN pip install torch==2.13.0 \
-    && pip install deepspeed==0.19.8 \
-       transformers==5.24.0 datasets==5.2.0 trl==1.16.0 peft==0.21.2 accelerate==1.15.0 \
-       "math-verify[antlr4_9_3]==0.9.0" snakemake==9.27.1 snakemake-executor-plugin-slurm==2.8.0 dvc==3.67.1
+# GPU stack: the versions of constraints.txt, the project's one list of pins (tests/test_pins.py).
+# vLLM is left out: no vLLM release fits this stack yet (see README, Limits). flash-attn is not
+# installed either (SDPA attention).
+COPY constraints.txt /tmp/constraints.txt
+RUN pip install --constraint /tmp/constraints.txt torch \
+    && pip install --constraint /tmp/constraints.txt deepspeed transformers datasets trl peft accelerate \
+       "math-verify[antlr4_9_3]" snakemake snakemake-executor-plugin-slurm dvc
 
 RUN useradd --create-home --uid 1000 srlm \
     && mkdir -p /cache/hf /srlm && chown -R srlm:srlm /cache/hf /srlm

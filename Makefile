@@ -5,22 +5,25 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= all
-DEEPSPEED := $(shell sed -n 's/.*"deepspeed==\([0-9.]*\)".*/\1/p' pyproject.toml)
+PIN := --constraint constraints.txt  # the one list of versions
 
 .PHONY: setup tiny paper test lint
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[test]"
-	$(BIN)/python -m pip install -q --no-build-isolation deepspeed==$(DEEPSPEED)  # sdist: builds against the torch above
+	$(BIN)/python -m pip install -q $(PIN) torch
+	$(BIN)/python -m pip install -q $(PIN) -e ".[test]"
+	$(BIN)/python -m pip install -q $(PIN) --no-build-isolation deepspeed  # sdist: builds against the torch above
 	$(BIN)/python -c "from deepspeed.comm.torch import build_shm_op; build_shm_op()"  # JIT-compile DeepSpeed's CPU comm op once, here, not inside the first DeepSpeed job
 	touch $@
 
-tiny: setup
+tiny: setup  # the plan first (each job's estimate), then the graph, which ends in results/tiny/report.html
+	srlm --params params/tiny.yaml plan --gpus $$(nproc)
 	snakemake --cores $(CORES) --config params=params/tiny.yaml --rerun-incomplete
+	snakemake --config params=params/tiny.yaml --report results/tiny/snakemake-report.html
+	@echo "report: results/tiny/report.html (Snakemake's: results/tiny/snakemake-report.html)"
 
 paper: setup
 	snakemake --cores $(CORES) --config params=params/paper.yaml --rerun-incomplete

@@ -1,6 +1,6 @@
 # srlm: the study as one graph.
 #   dataset -> (tiny tokenizer/models | hub models) -> teacher traces -> SFT / KD / RL chains
-#   -> evaluation -> results/table{1,2,3}.{csv,md,png}
+#   -> evaluation -> results/table{1,2,3}.{csv,md,png} -> results/{profile}/report.html
 # Params file: --config params=params/tiny.yaml (default params/paper.yaml, or $SRLM_PARAMS).
 import os
 
@@ -40,8 +40,12 @@ include: "rules/teacher.smk"
 include: "rules/train.smk"
 include: "rules/eval.smk"
 include: "rules/tables.smk"
+include: "rules/report.smk"
+
+report: "report/workflow.rst"  # snakemake --report results/PROFILE/snakemake-report.html
 
 
 rule all:
     input:
         [str(PATHS.table(n, ext)) for n in (1, 2, 3) for ext in ("csv", "md", "png")],
+        REPORT,

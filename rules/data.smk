@@ -10,5 +10,7 @@ rule data:
         **rule_resources(P, "cpu"),
     log:
         f"{ROOT}/logs/data/{{dataset}}.log",
+    benchmark:
+        f"{ROOT}/benchmarks/data/{{dataset}}.tsv"
     shell:
         "{SRLM} data --dataset {wildcards.dataset} 2> {log}"

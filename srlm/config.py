@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -23,11 +23,14 @@ class ParamsError(ValueError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    """Unknown keys and non-finite numbers (``.inf``, ``.nan``) are errors naming the key."""
 
 
 class ModelSpec(Strict):
-    """A model of the study: a hub id at a pinned revision, or ``tiny`` (built offline in the graph)."""
+    """A model of the study: a hub id at a pinned revision, ``tiny`` (built offline in the graph), or
+    ``standin`` (a small random Qwen2 with the exact Qwen2.5 tokenizer, built offline: the paper
+    profile's code paths without the hub)."""
 
     source: str
     revision: str = "main"
@@ -53,6 +56,9 @@ class DatasetSpec(Strict):
     """Splits read with ``datasets.load_dataset`` (repo, config, revision) when no file is named."""
     mirror_files: dict[str, str] = Field(default_factory=dict)
     """split -> file path inside the offline mirror directory (``params.mirror``)."""
+    local_files: dict[str, str] = Field(default_factory=dict)
+    """split -> a file of this repository (relative to the working directory), read before the mirror
+    and the hub: format fixtures of offline profiles (``params/fixtures/``), sha256-checked alike."""
     sha256: dict[str, str] = Field(default_factory=dict)
     """file path (hub or mirror) -> expected sha256; a mismatch stops the stage."""
     fields: dict[str, str] = Field(default_factory=dict)
@@ -69,7 +75,7 @@ class TinyWorldSpec(Strict):
     n_pretrain: int = Field(6000, gt=0)
     max_steps: int = Field(3, ge=1, le=6)
     max_operand: int = Field(20, ge=2)
-    seed: int = 7
+    seed: int = Field(7, ge=0, lt=2**32)
 
 
 class TinyArch(Strict):
@@ -78,6 +84,13 @@ class TinyArch(Strict):
     heads: int = Field(gt=0)
     kv_heads: int = Field(gt=0)
     intermediate_size: int = Field(gt=0)
+
+
+class StandinSpec(Strict):
+    """Widths of the ``standin`` models (random weights, Qwen2.5's real vocabulary and conventions)."""
+
+    student: TinyArch
+    teacher: TinyArch
 
 
 class TrainSpec(Strict):
@@ -233,7 +246,7 @@ class SamplingSpec(Strict):
     k: int = Field(16, gt=0)
     temperature: float = Field(0.6, gt=0)
     top_p: float = Field(0.95, gt=0, le=1)
-    seeds: list[int] = Field(default_factory=lambda: [0])
+    seeds: list[Annotated[int, Field(ge=0, lt=2**32)]] = Field(default_factory=lambda: [0], min_length=1)
 
 
 class EvalSpec(Strict):
@@ -250,6 +263,10 @@ class EvalSpec(Strict):
     """Solved examples put before each question (from the benchmark's train split; 0: zero-shot)."""
     backend: Literal["auto", "hf", "vllm"] = "auto"
     system_prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."
+    base_prompt: Literal["plain", "boxed"] = "plain"
+    """Prompt of models with the plain template (base models; also their GRPO prompts): ``plain``
+    is lm-eval's ``Question: ...\\nAnswer:``, ``boxed`` adds Qwen2.5-Math's instruction to box the
+    answer (``srlm.models.BASE_PROMPTS``)."""
 
 
     def limit_for(self, bench: str) -> int:
@@ -292,7 +309,8 @@ class DistributedSpec(Strict):
 
 class Params(Strict):
     profile: str
-    seed: int = 1234
+    seed: int = Field(1234, ge=0, lt=2**32)
+    """Seeds every draw of the study (NumPy, PyTorch and the data order take 0 to 2**32 - 1)."""
     workdir: str
     device: Literal["cpu", "cuda", "auto"] = "auto"
     threads: int = Field(1, gt=0)
@@ -309,6 +327,7 @@ class Params(Strict):
     students: list[str]
     teacher: str
     tiny: TinyBuildSpec | None = None
+    standin: StandinSpec | None = None
     tinyworld: TinyWorldSpec = TinyWorldSpec()
     val_fraction: float = Field(0.05, ge=0, lt=0.5)
     traces: TracesSpec
@@ -335,6 +354,8 @@ class Params(Strict):
                 raise ValueError(f"eval.benchmarks: unknown dataset {bench!r}")
         if any(m.source == "tiny" for m in self.models.values()) and self.tiny is None:
             raise ValueError("models with source 'tiny' need a 'tiny' section")
+        if any(m.source == "standin" for m in self.models.values()) and self.standin is None:
+            raise ValueError("models with source 'standin' need a 'standin' section")
         return self
 
     # paths -------------------------------------------------------------------------------------
@@ -422,20 +443,58 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def params_chain(path: str | os.PathLike) -> list[tuple[str, dict]]:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key given twice in one mapping is an error naming key and line."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice (first on line {seen[key] + 1})",
+                key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def read_text(path: Path) -> str:
+    """A params file's text; bytes that are not UTF-8 are an error naming file, line and column."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ParamsError(f"{path}:{line}:{column}: not UTF-8 (byte 0x{data[err.start]:02x})") from None
+
+
+def params_chain(path: str | os.PathLike, _seen: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
     """The files of an ``extends`` chain, most derived first, each with its own (unmerged) keys."""
     path = Path(os.path.normpath(path))
     if not path.is_file():
-        raise ParamsError(f"{path}: params file not found")
+        via = f" (extended by {_seen[-1]})" if _seen else ""
+        raise ParamsError(f"{path}: params file not found{via}")
+    if str(path.resolve()) in _seen:
+        cycle = [*_seen[_seen.index(str(path.resolve())):], str(path.resolve())]
+        raise ParamsError(f"{path}: extends cycle: {' -> '.join(cycle)}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(read_text(path), Loader=_UniqueKeyLoader) or {}  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as err:
         raise ParamsError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: top level must be a mapping")
     parent = raw.pop("extends", None)
+    if parent is not None and not (isinstance(parent, str) and parent.strip()):
+        raise ParamsError(f"{path}: extends: must be the path of another params file, "
+                          f"not {parent!r}")
     chain = [(str(path), raw)]
-    return chain + params_chain(path.parent / parent) if parent else chain
+    seen = (*_seen, str(path.resolve()))
+    return chain + params_chain(path.parent / parent, seen) if parent else chain
 
 
 def read_raw(path: str | os.PathLike) -> dict:

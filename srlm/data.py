@@ -1,7 +1,8 @@
 """The data stage: pinned sources (hub or offline mirror), sha256 checks, one normal form.
 
 Normal form (one JSON object per line): ``id``, ``question``, ``answer`` (gold final answer, a
-string), ``cot`` (reference chain of thought, ending in the final answer), ``source``.
+string; several answers as a comma list, ``69, 84``), ``cot`` (reference chain of thought, ending in
+the final answer), ``source``; ``unit`` and ``abs_tol`` where the source gives a problem its own.
 Training sets are deduplicated, decontaminated against the test split, and split off a seeded
 validation set. A malformed row, a missing field or a checksum mismatch stops the stage with an
 error naming the file and line.
@@ -18,14 +19,17 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .config import DatasetSpec, Params
-from .io import DataError, atomic_path, read_jsonl, sha256_file
+from .io import DataError, atomic_dir, read_jsonl, sha256_file
 
 DEFAULT_FIELDS = {
     "gsm8k": {"question": "question", "answer": "answer", "cot": "answer"},
-    "camel": {"question": "problem", "answer": "groud_truth_solution", "cot": "solution"},
+    "camel": {"question": "problem", "answer": "groud_truth_solution", "cot": "reasoning_solution"},
     "math": {"question": "problem", "answer": "answer", "cot": "solution"},
 }
 CALCULATOR = re.compile(r"<<[^>]*>>")
+MAX_QUESTION_CHARS = 20_000
+"""Longest question the data stage accepts (the longest in the seven benchmarks is ~5,000 characters):
+a longer one is a malformed row, an error naming it, not a prompt to tokenise."""
 
 
 def gsm8k_final(text: str) -> str:
@@ -67,7 +71,12 @@ def fetch(spec: DatasetSpec, split: str, mirror: str | None, name: str) -> tuple
     """Local path of a split's raw file (mirror first, then hub) after its sha256 check."""
     origin: dict = {}
     path: Path | None = None
-    if mirror and split in spec.mirror_files:
+    if split in spec.local_files:
+        path, key = Path(spec.local_files[split]), spec.local_files[split]
+        if not path.is_file():
+            raise DataError(f"dataset {name}: local file {path} not found (run from the repository root)")
+        origin = {"from": "local", "path": str(path)}
+    if path is None and mirror and split in spec.mirror_files:
         candidate = Path(mirror) / spec.mirror_files[split]
         if candidate.is_file():
             path, key = candidate, spec.mirror_files[split]
@@ -125,8 +134,10 @@ def _unescape(text: str) -> str:
 
 
 def math_answer(spec: DatasetSpec, raw) -> str:
-    from .grading import last_boxed
+    from .grading import last_boxed, split_answers
 
+    if isinstance(raw, list):  # OlympiadBench: "$69$,$84$" is two answers, written "69, 84"
+        return ", ".join(a for v in raw for a in split_answers(_text(v)))
     text = _text(raw).strip()
     if spec.answer_from == "boxed":
         boxed = last_boxed(text)
@@ -140,6 +151,20 @@ def math_answer(spec: DatasetSpec, raw) -> str:
     return text
 
 
+def grading_fields(row: dict) -> dict:
+    """A problem's own comparison settings, where the source gives them (OlympiadBench): ``unit``
+    (stripped from answers) and ``abs_tol`` (its ``error``, an absolute tolerance)."""
+    out = {}
+    if isinstance(row.get("unit"), str) and row["unit"].strip():
+        out["unit"] = row["unit"].strip()
+    if row.get("error") not in (None, ""):
+        try:
+            out["abs_tol"] = float(row["error"])
+        except (TypeError, ValueError):
+            raise ValueError(f"field 'error': not a number: {row['error']!r}") from None
+    return out
+
+
 def normalise(spec: DatasetSpec, name: str, split: str, path: Path) -> list[dict]:
     fields = {**DEFAULT_FIELDS.get(spec.kind, {}), **spec.fields}
     out = []
@@ -149,15 +174,20 @@ def normalise(spec: DatasetSpec, name: str, split: str, path: Path) -> list[dict
         if missing:
             raise DataError(f"{where}: missing field(s) {', '.join(fields[f] for f in missing)}")
         question = _text(row[fields["question"]]).strip()
+        if len(question) > MAX_QUESTION_CHARS:
+            raise DataError(f"{where}: question of {len(question):,} characters, over the limit of "
+                            f"{MAX_QUESTION_CHARS:,} (srlm.data.MAX_QUESTION_CHARS)")
         raw_answer = _text(row[fields["answer"]])
         if spec.fix_escapes:
             question, raw_answer = _unescape(question), _unescape(raw_answer)
+        extra: dict = {}
         try:
             if spec.kind == "gsm8k":
                 answer, cot = gsm8k_final(raw_answer), gsm8k_cot(raw_answer)
             elif spec.kind == "math":
                 answer = math_answer(spec, row[fields["answer"]])
                 cot = _text(row.get(fields["cot"])).strip()
+                extra = grading_fields(row)
             else:
                 answer = gsm8k_final(raw_answer) if "####" in raw_answer else raw_answer.strip()
                 cot = str(row.get(fields["cot"]) or "").strip()
@@ -166,7 +196,7 @@ def normalise(spec: DatasetSpec, name: str, split: str, path: Path) -> list[dict
         if not answer:
             raise DataError(f"{where}: empty gold answer")
         out.append({"id": f"{name}-{split}-{lineno}", "question": question, "answer": answer,
-                    "cot": cot, "source": name})
+                    "cot": cot, "source": name, **extra})
     return out
 
 
@@ -220,10 +250,12 @@ def run_data(params: Params, name: str, out_dir: str | Path) -> dict:
         splits, manifest["origin"] = build_tinyworld(params)
     else:
         splits, origins = {}, {}
-        names = sorted({*spec.mirror_files, *spec.hub_files, *spec.hub_splits})
+        names = sorted({*spec.local_files, *spec.mirror_files, *spec.hub_files, *spec.hub_splits})
         for split in tqdm(names, desc=f"data {name}"):
             path, origins[split] = fetch(spec, split, mirror_dir(params), name)
             splits[split] = normalise(spec, name, split, path)
+            if not splits[split]:
+                raise DataError(f"{path}: split {split!r} of dataset {name} has no rows")
         manifest["origin"] = origins
     banned = {norm_question(r["question"]) for r in splits.get("test", [])}
     if "train" in splits:
@@ -231,8 +263,7 @@ def run_data(params: Params, name: str, out_dir: str | Path) -> dict:
         manifest["train_duplicates_removed"] = dups
         manifest["train_test_overlap_removed"] = contaminated
         splits["train"], splits["val"] = split_val(kept, params.val_fraction, params.seed)
-    with atomic_path(out_dir) as tmp:
-        tmp.mkdir(parents=True)
+    with atomic_dir(out_dir) as tmp:
         for split, rows in splits.items():
             with open(tmp / f"{split}.jsonl", "w") as fh:
                 fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)

@@ -1,8 +1,12 @@
 """The eval stage: generate, extract, grade; per-sample JSONL and a metrics JSON with the protocol.
 
 Greedy pass@1 by default; benchmarks listed in ``eval.sampling`` get avg@k over sampled completions
-for each seed, with the spread over seeds. GSM8K-style sets also report lm-eval's strict ``####``
-and flexible last-number scores beside the math-verify score.
+for each seed, with the spread over seeds. The problem is the unit of the interval: a problem's
+score is its share of right samples, the accuracy their mean over problems, and the 95% Wilson
+interval is taken over the number of problems (conservative for avg@k, the usual one for greedy).
+Completions that hit the token limit are counted (``truncated_fraction``) and flagged over
+``TRUNCATION_FLAG``. GSM8K-style sets also report lm-evaluation-harness's own gsm8k strict-match
+and flexible-extract scores (:mod:`srlm.grading.lmeval`) beside ours.
 """
 
 from __future__ import annotations
@@ -10,19 +14,24 @@ from __future__ import annotations
 import math
 import random
 import statistics
+import sys
+from collections import defaultdict
 from pathlib import Path
 
 from .config import Params
 from .generation import generate, prompt_model
-from .grading import equivalent, flexible_answer, grade, strict_answer
+from .grading import flexible_extract, gold_options, grade, protocol, strict_match
 from .io import read_jsonl, write_json, write_jsonl
+from .models import BASE_PROMPTS, stop_strings
 from .train.common import setup
 
 HASH_STYLE = {"gsm8k", "tinyworld"}
+TRUNCATION_FLAG = 0.05
+"""A benchmark where more than this share of completions hit the token limit is flagged."""
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion."""
+def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion ``k / n`` (``k`` may be a sum of per-unit shares)."""
     if n == 0:
         return 0.0, 0.0
     p = k / n
@@ -42,9 +51,14 @@ def few_shot_examples(data_dir: Path, k: int, seed: int) -> list[dict]:
     return random.Random(seed).sample(rows, k)
 
 
-def clean_plain(text: str) -> str:
-    """A base model under the plain template may run on into a new question: cut it there."""
-    return text.split("\nQuestion:")[0]
+def problem_interval(samples: list[dict]) -> tuple[float, float, float, int]:
+    """Accuracy (%) and its 95% interval with the problem as the unit; and the number of problems."""
+    per: dict[str, list[bool]] = defaultdict(list)
+    for s in samples:
+        per[s["id"]].append(bool(s["correct"]))
+    scores = [sum(v) / len(v) for v in per.values()]
+    lo, hi = wilson(sum(scores), len(scores))
+    return 100 * sum(scores) / max(len(scores), 1), 100 * lo, 100 * hi, len(scores)
 
 
 def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_json: Path,
@@ -56,8 +70,10 @@ def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_js
         rows = rows[:limit]
     system = params.eval.system_prompt
     shots = few_shot_examples(data_dir, params.eval.few_shot, params.seed)
-    prompted = prompt_model(model_dir, [r["question"] for r in rows], system, shots)
+    base_prompt = params.eval.base_prompt
+    prompted = prompt_model(model_dir, [r["question"] for r in rows], system, shots, base_prompt)
     prompts, meta = prompted.prompts, prompted.meta
+    stops = stop_strings(meta["template"])
     sampling = params.eval.sampling.get(bench)
     runs = [(seed, sampling.k, sampling.temperature, sampling.top_p) for seed in sampling.seeds] \
         if sampling else [(params.seed, 1, 0.0, 1.0)]
@@ -68,38 +84,50 @@ def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_js
                                  max_new_tokens=params.eval.max_new_tokens,
                                  batch_size=params.eval.batch_size, temperature=temperature,
                                  top_p=top_p, n=k, seed=seed, desc=f"eval {bench} seed {seed}",
-                                 tokenizer=prompted.tokenizer)
+                                 tokenizer=prompted.tokenizer, stop=stops)
         correct = 0
         for row, prompt, comps in zip(rows, prompts, outs):
             for index, comp in enumerate(comps):
-                text = clean_plain(comp.text) if meta["template"] == "plain" else comp.text
                 sample = {"id": row["id"], "seed": seed, "sample": index, "prompt": prompt,
-                          "completion": text, **grade(text, row["answer"]), "gold": row["answer"],
-                          "stopped": comp.stopped, "n_tokens": comp.n_tokens}
+                          "completion": comp.text,
+                          **grade(comp.text, row["answer"], stops=stops, **gold_options(row)),
+                          "gold": row["answer"], "stopped": comp.stopped, "n_tokens": comp.n_tokens}
                 if hash_style:
-                    sample["strict"] = equivalent(strict_answer(text), row["answer"])
-                    sample["flexible"] = equivalent(flexible_answer(text), row["answer"])
+                    sample["strict"] = strict_match(comp.text, row["answer"])
+                    sample["flexible"] = flexible_extract(comp.text, row["answer"])
                 correct += sample["correct"]
                 samples.append(sample)
         per_seed.append(100.0 * correct / max(len(rows) * k, 1))
     n, k_total = len(samples), sum(s["correct"] for s in samples)
-    lo, hi = wilson(k_total, n)
+    accuracy, lo, hi, problems = problem_interval(samples)
+    stopped = sum(s["stopped"] for s in samples) / max(n, 1)
+    truncated = 1 - stopped
+    if truncated > TRUNCATION_FLAG:
+        print(f"warning: {bench}: {truncated:.1%} of completions hit max_new_tokens="
+              f"{params.eval.max_new_tokens} (flagged over {TRUNCATION_FLAG:.0%})", file=sys.stderr)
+    plain = meta["template"] == "plain"
     metrics = {
         "model": str(model_dir), "lineage": meta.get("lineage"), "benchmark": bench,
-        "accuracy": 100.0 * k_total / max(n, 1), "ci95": [100 * lo, 100 * hi],
+        "accuracy": accuracy, "ci95": [lo, hi],
         "n": len(rows), "samples": n, "correct": k_total,
         "per_seed": per_seed, "seed_std": statistics.pstdev(per_seed) if len(per_seed) > 1 else 0.0,
-        "stopped_fraction": sum(s["stopped"] for s in samples) / max(n, 1),
+        "stopped_fraction": stopped, "truncated_fraction": truncated,
+        "truncation_flag": truncated > TRUNCATION_FLAG,
         "mean_new_tokens": sum(s["n_tokens"] for s in samples) / max(n, 1),
         "protocol": {
             "template": meta["template"],
             "system_prompt": system if meta["template"] == "chat" else None,
+            "base_prompt": base_prompt if plain else None,
+            "prompt_format": (BASE_PROMPTS[base_prompt].format(question="{question}") if plain
+                              else "the model's chat template"),
+            "stop_strings": list(stops),
             "decoding": f"avg@{sampling.k}" if sampling else "greedy pass@1",
             "temperature": runs[0][2], "top_p": runs[0][3], "k": runs[0][1],
             "seeds": [r[0] for r in runs], "max_new_tokens": params.eval.max_new_tokens,
             "few_shot": len(shots), "few_shot_ids": [s["id"] for s in shots],
-            "backend": backend, "extractor": "last \\boxed{} > '####' > last number",
-            "grader": "numeric, else math-verify (5 s timeout)"},
+            "backend": backend, "grading": protocol(),
+            "interval": f"95% Wilson over the {problems} problems (a problem's score: its share of "
+                        "right samples)"},
     }
     if hash_style:
         metrics["strict_accuracy"] = 100.0 * sum(s["strict"] for s in samples) / max(n, 1)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
+from .grading import cut_at_stop
 from .models import stop_ids
 
 STATIC_CACHE_MIN_BATCHES = 4
@@ -22,7 +24,7 @@ many batches, with one shape for the whole job."""
 class Completion:
     text: str
     stopped: bool
-    """Ended on an eos/<|im_end|> token rather than the token limit."""
+    """Ended on an eos/<|im_end|> token or a stop string rather than the token limit (cut off)."""
     n_tokens: int
 
 
@@ -35,8 +37,10 @@ def backend_name(requested: str, device: str) -> str:
 
 def generate_hf(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int,
                 temperature: float = 0.0, top_p: float = 1.0, n: int = 1, seed: int = 0,
-                desc: str = "generate", static_cache: bool = False) -> list[list[Completion]]:
-    """``n`` completions per prompt; prompts are sorted by length to cut padding.
+                desc: str = "generate", static_cache: bool = False,
+                stop: Sequence[str] = ()) -> list[list[Completion]]:
+    """``n`` completions per prompt; prompts are sorted by length to cut padding. A row ends on
+    eos or on one of the ``stop`` strings (HF's ``stop_strings``); the text is cut before it.
 
     ``static_cache`` uses a static KV cache (pays off on CUDA for long jobs; see
     ``bench/generation.py``). Every batch then has one shape, the job's longest prompt and
@@ -68,25 +72,27 @@ def generate_hf(model, tokenizer, prompts: list[str], max_new_tokens: int, batch
                 temperature=temperature if sample else None, top_p=top_p if sample else None,
                 top_k=None, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
                 cache_implementation="static" if static_cache else None,
+                stop_strings=list(stop) or None, tokenizer=tokenizer if stop else None,
             )
         new = gen[:len(idx), enc["input_ids"].shape[1]:].tolist()
         for i, ids in zip(idx, new):
-            stopped = any(t in eos for t in ids)
-            if stopped:
-                ids = ids[:next(k for k, t in enumerate(ids) if t in eos)]
+            ended = next((k for k, t in enumerate(ids) if t in eos), None)
+            stopped = ended is not None or len(ids) < max_new_tokens  # eos, or HF's stop strings
+            ids = ids if ended is None else ids[:ended]
             text = tokenizer.decode(ids, skip_special_tokens=True)
-            out[i].append(Completion(text, stopped, len(ids)))
+            cut = cut_at_stop(text, stop)
+            out[i].append(Completion(cut, stopped or cut != text, len(ids)))
     return out
 
 
 def generate_vllm(model_dir: str, prompts: list[str], max_new_tokens: int, temperature: float,
-                  top_p: float, n: int, seed: int) -> list[list[Completion]]:
+                  top_p: float, n: int, seed: int, stop: Sequence[str] = ()) -> list[list[Completion]]:
     from vllm import LLM, SamplingParams
 
     llm = LLM(model=model_dir, seed=seed)
     tok = llm.get_tokenizer()
     sp = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
-                        seed=seed, stop_token_ids=stop_ids(tok))
+                        seed=seed, stop_token_ids=stop_ids(tok), stop=list(stop) or None)
     results = llm.generate(prompts, sp)
     return [[Completion(o.text, o.finish_reason == "stop", len(o.token_ids)) for o in r.outputs]
             for r in results]
@@ -111,17 +117,18 @@ def loaded_model(model_dir: str, device: str):
 
 def generate(model_dir: str, prompts: list[str], *, device: str, backend: str,
              max_new_tokens: int, batch_size: int, temperature: float = 0.0, top_p: float = 1.0,
-             n: int = 1, seed: int = 0, desc: str = "generate", tokenizer=None
-             ) -> tuple[list[list[Completion]], str]:
-    """Generate with the backend the params ask for; returns completions and the backend used."""
+             n: int = 1, seed: int = 0, desc: str = "generate", tokenizer=None,
+             stop: Sequence[str] = ()) -> tuple[list[list[Completion]], str]:
+    """Generate with the backend the params ask for; returns completions and the backend used.
+    ``stop``: strings that end a completion during generation (the template's, ``stop_strings``)."""
     name = backend_name(backend, device)
     if name == "vllm":
-        return generate_vllm(model_dir, prompts, max_new_tokens, temperature, top_p, n, seed), name
+        return generate_vllm(model_dir, prompts, max_new_tokens, temperature, top_p, n, seed, stop), name
     model, loaded = loaded_model(model_dir, device)
     batches = -(-len(prompts) * n // batch_size)
     static = device == "cuda" and batches >= STATIC_CACHE_MIN_BATCHES
     return generate_hf(model, tokenizer or loaded, prompts, max_new_tokens, batch_size, temperature, top_p,
-                       n, seed, desc, static_cache=static), name
+                       n, seed, desc, static_cache=static, stop=stop), name
 
 
 @dataclass
@@ -134,11 +141,11 @@ class Prompted:
 
 
 def prompt_model(model_dir: str | Path, questions: list[str], system_prompt: str,
-                 shots: list[dict] | None = None) -> Prompted:
+                 shots: list[dict] | None = None, base_prompt: str = "plain") -> Prompted:
     """Render each question in the template the model understands (``srlm_model.json``)."""
     from .models import load_tokenizer, read_meta, render_prompt
 
     meta = read_meta(model_dir)
     tokenizer = load_tokenizer(model_dir)
-    return Prompted(meta, [render_prompt(tokenizer, q, meta["template"], system_prompt, shots)
+    return Prompted(meta, [render_prompt(tokenizer, q, meta["template"], system_prompt, shots, base_prompt)
                            for q in questions], tokenizer)

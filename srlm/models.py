@@ -14,13 +14,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .io import atomic_path
+from .io import atomic_dir
 
 IM_END = "<|im_end|>"
 ENDOFTEXT = "<|endoftext|>"
 META = "srlm_model.json"
 PLAIN_TEMPLATE = "Question: {question}\nAnswer:"
-"""Prompt for base models (few-shot free, as in SimpleRL-Zoo's base-model prompts)."""
+"""Prompt for base models: lm-evaluation-harness's ``gsm8k`` format (``eval.base_prompt: plain``)."""
+BOXED_TEMPLATE = ("Question: {question}\nPlease reason step by step, and put your final answer within "
+                  "\\boxed{{}}.\nAnswer:")
+"""``eval.base_prompt: boxed``: the same frame with Qwen2.5-Math's instruction (the one SimpleRL-Zoo
+and Qwen2.5-Math's evaluation give every model), so a base model states a ``\\boxed{}`` answer."""
+BASE_PROMPTS = {"plain": PLAIN_TEMPLATE, "boxed": BOXED_TEMPLATE}
+STOP_STRINGS = {"plain": ("Question:",), "chat": ()}
+"""Where generation stops besides eos, per template: a base model runs on into a next question
+(lm-eval's gsm8k ``until``); applied during generation and again by the grader."""
+
+
+def stop_strings(template: str) -> tuple[str, ...]:
+    return STOP_STRINGS.get(template, ())
 
 
 class ModelError(ValueError):
@@ -31,7 +43,10 @@ def read_meta(model_dir: str | Path) -> dict:
     path = Path(model_dir) / META
     if not path.is_file():
         raise ModelError(f"{model_dir}: not a srlm model directory (no {META})")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ModelError(f"{path}: unreadable ({err})") from None
 
 
 def write_meta(model_dir: str | Path, template: str, lineage: list[str], **extra) -> None:
@@ -55,7 +70,10 @@ def load_model(model_dir: str | Path, device: str = "cpu", dtype: str = "float32
     from transformers import AutoModelForCausalLM
 
     meta = read_meta(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=getattr(torch, dtype))
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=getattr(torch, dtype))
+    except Exception as err:  # a cut-off or corrupt weights file (SafetensorError, OSError, ...)
+        raise ModelError(f"{model_dir}: cannot load the model: {err.__class__.__name__}: {err}") from None
     model.to(device)
     return model, tokenizer or load_tokenizer(model_dir), meta
 
@@ -80,16 +98,18 @@ def stop_ids(tokenizer) -> list[int]:
 
 
 def render_prompt(tokenizer, question: str, template: str, system_prompt: str = "",
-                  shots: list[dict] | None = None) -> str:
-    """The text a model is prompted with: ChatML for chat models, a plain template otherwise.
+                  shots: list[dict] | None = None, base_prompt: str = "plain") -> str:
+    """The text a model is prompted with: ChatML for chat models, a plain template otherwise
+    (``base_prompt``: a key of ``BASE_PROMPTS``).
 
     ``shots`` (rows with ``question`` and ``cot``) go first: as earlier ``Question/Answer`` blocks
     in the plain template, as earlier user/assistant turns in the chat template.
     """
     shots = shots or []
     if template == "plain":
-        solved = "".join(f"{PLAIN_TEMPLATE.format(question=s['question'])} {s['cot']}\n\n" for s in shots)
-        return solved + PLAIN_TEMPLATE.format(question=question)
+        frame = BASE_PROMPTS[base_prompt]
+        solved = "".join(f"{frame.format(question=s['question'])} {s['cot']}\n\n" for s in shots)
+        return solved + frame.format(question=question)
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
     for shot in shots:
         messages += [{"role": "user", "content": shot["question"]},
@@ -113,7 +133,7 @@ def fetch_hub_model(name: str, repo: str, revision: str, template: str, out_dir:
     """Download a hub model at a pinned revision into ``out_dir`` with its srlm metadata."""
     from huggingface_hub import snapshot_download
 
-    with atomic_path(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         try:
             snapshot_download(repo, revision=revision, local_dir=str(tmp),
                               allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja"])

@@ -13,10 +13,15 @@ from .config import Params, parse_pipeline
 INIT = "init"
 
 
+PAPER_PROFILE = "paper"
+"""The profile whose tables are ``results/table{n}.*`` (``snakemake results/table2.csv`` means the paper);
+every other profile writes ``results/{profile}/table{n}.*``."""
+
+
 class Paths:
     def __init__(self, params: Params, results: str | Path = "results"):
         self.root = Path(params.workdir)
-        self.results = Path(results)
+        self.results = Path(results) if params.profile == PAPER_PROFILE else Path(results) / params.profile
 
     def data(self, dataset: str) -> Path:
         return self.root / "data" / dataset
@@ -95,11 +100,11 @@ DATA_SECTIONS = ["tinyworld", "tiny.pretrain_max_steps_per_problem", "tiny.pretr
 generator and its pre-training mix)."""
 
 TRAIN_SECTIONS = {"sft": ["sft.full"], "lora": ["sft.lora", "sft.lora_adapter"], "kd": ["kd"],
-                  "rl": ["rl"]}
+                  "rl": ["rl", "eval.base_prompt"]}
 """Params sections each training stage reads (rerun triggers for Snakemake and DVC)."""
 
 
-TEACHER_SECTIONS = ["traces", "seed", "eval.system_prompt", "cpu_numerics"]
+TEACHER_SECTIONS = ["traces", "seed", "eval.system_prompt", "eval.base_prompt", "cpu_numerics"]
 """Params sections the teacher traces depend on."""
 
 EVAL_SECTIONS = ["eval", "seed", "cpu_numerics"]
@@ -108,7 +113,7 @@ EVAL_SECTIONS = ["eval", "seed", "cpu_numerics"]
 
 def model_sections(name: str) -> list[str]:
     """Everything building the starting model ``name`` depends on in the params."""
-    return [f"models.{name}", "tiny", "seed", "eval.system_prompt", "cpu_numerics"]
+    return [f"models.{name}", "tiny", "standin", "seed", "eval.system_prompt", "cpu_numerics"]
 
 
 def train_sections(pipeline: str) -> list[str]:

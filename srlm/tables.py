@@ -3,10 +3,12 @@
 - table 1: the models before any training (students and the teacher);
 - table 2: each method alone (``tables.table2`` pipelines) for every student, beside its start;
 - table 3: hybrids (``tables.table3``) for every student, beside its start.
-Cells are accuracy (%) on each benchmark of ``eval.benchmarks`` with its 95% Wilson interval
-(``*_lo``, ``*_hi``); ``delta_*`` is the change from the untrained model on the same benchmark and
-``p_*`` the two-sided p-value of that change, paired over the same problems (:func:`paired_p`), so a
-reader can tell a method's effect from evaluation noise.
+Cells are accuracy (%) on each benchmark of ``eval.benchmarks`` with its 95% Wilson interval over
+problems (``*_lo``, ``*_hi``); ``*_k`` and ``*_seeds`` give the samples per problem and seeds
+(avg@k), ``*_truncated`` the % of completions cut at the token limit (marked † over 5%);
+``delta_*`` is the change from the untrained model on the same benchmark and ``p_*`` the two-sided
+p-value of that change, paired over the same problems (:func:`paired_p`), so a reader can tell a
+method's effect from evaluation noise.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from collections import defaultdict
 from math import comb
 from pathlib import Path
 
+from . import published
 from .config import Params
-from .io import atomic_path, read_json, read_jsonl, write_text
+from .cost import PREFIX, cell_cost, is_wall_clock
+from .io import read_json, read_jsonl, write_text
 from .paths import INIT, Paths, table_runs
 
 PERMUTATIONS = 10_000
@@ -63,6 +67,10 @@ def _row(params: Params, paths: Paths, model: str, pipeline: str) -> dict:
         row[bench] = round(metrics["accuracy"], 2)
         row[f"{bench}_n"] = metrics["n"]
         row[f"{bench}_lo"], row[f"{bench}_hi"] = (round(x, 2) for x in metrics["ci95"])
+        proto = metrics.get("protocol", {})
+        row[f"{bench}_k"], row[f"{bench}_seeds"] = proto.get("k", 1), len(proto.get("seeds", [0]))
+        cut = metrics.get("truncated_fraction", 1 - metrics.get("stopped_fraction", 1.0))
+        row[f"{bench}_truncated"] = round(100 * cut, 2)
     return row
 
 
@@ -81,7 +89,7 @@ def table_rows(params: Params, paths: Paths, n: int) -> list[dict]:
                 p = 1.0 if pipeline == INIT else paired_p(
                     start_scores[b], problem_scores(paths.samples(model, pipeline, b)))
                 row[f"p_{b}"] = float(f"{p:.3g}")
-        rows.append(row)
+        rows.append({**row, **cell_cost(params, paths, model, pipeline)})  # cost last (srlm.cost)
     return rows
 
 
@@ -93,37 +101,22 @@ def markdown(df, benches: list[str]) -> str:
     """Accuracy with its 95% interval; the change from the untrained model with its paired p."""
     shown = df[["model", "pipeline"]].copy()
     for b in benches:
-        shown[f"{b} (95% CI)"] = [f"{a:.1f} [{lo:.1f}, {hi:.1f}]"
-                                  for a, lo, hi in zip(df[b], df[f"{b}_lo"], df[f"{b}_hi"])]
+        k, seeds = int(df[f"{b}_k"].max()), int(df[f"{b}_seeds"].max())
+        how = f"avg@{k}, {seeds} seed{'s' * (seeds > 1)}" if k > 1 else "greedy"
+        shown[f"{b} ({how}; 95% CI)"] = [
+            f"{a:.1f} [{lo:.1f}, {hi:.1f}]{' †' if cut > 5 else ''}"
+            for a, lo, hi, cut in zip(df[b], df[f"{b}_lo"], df[f"{b}_hi"], df[f"{b}_truncated"])]
         if f"delta_{b}" in df:
             shown[f"Δ {b} (p)"] = ["" if p == "none" else f"{d:+.1f} ({_p(pv)})"
                                    for p, d, pv in zip(df["pipeline"], df[f"delta_{b}"], df[f"p_{b}"])]
     return shown.to_markdown(index=False)
 
 
-def _plot(df, benches: list[str], title: str, out: Path) -> None:
-    import matplotlib
+def _plot(params: Params, df, benches: list[str], title: str, out: Path) -> None:
+    """Bars grouped by model, one colour per method (the report's colours), 95% intervals."""
+    from .figures import grouped_bars, method_colours, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [f"{m}\n{p}" for m, p in zip(df["model"], df["pipeline"])]
-    fig, axes = plt.subplots(1, len(benches), figsize=(max(6, 0.9 * len(df)) * len(benches), 4.5),
-                             squeeze=False)
-    for ax, bench in zip(axes[0], benches):
-        err = [df[bench] - df[f"{bench}_lo"], df[f"{bench}_hi"] - df[bench]]
-        ax.bar(range(len(df)), df[bench], yerr=err, capsize=3, ecolor="0.3",
-               color=[f"C{i % 10}" for i in range(len(df))])
-        ax.set_xticks(range(len(df)), labels, rotation=60, ha="right", fontsize=8)
-        ax.set_ylabel(f"{bench} accuracy (%)")
-        ax.set_ylim(0, 100)
-        ax.set_title(f"{title}: {bench}")
-        for i, (v, hi) in enumerate(zip(df[bench], df[f"{bench}_hi"])):
-            ax.text(i, hi + 1, f"{v:.1f}", ha="center", fontsize=7)
-    fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save(grouped_bars(df, benches, method_colours(params), title), out, fmt="png")
 
 
 TITLES = {1: "Table 1: models before training", 2: "Table 2: each method alone",
@@ -135,13 +128,19 @@ def write_table(params: Params, paths: Paths, n: int) -> Path:
 
     df = pd.DataFrame(table_rows(params, paths, n))
     benches = params.eval.benchmarks
-    write_text(paths.table(n, "csv"), df.to_csv(index=False))
-    note = "Accuracy (%) with its 95% Wilson interval."
+    wall = [c for c in df if is_wall_clock(c)]
+    write_text(paths.table(n, "csv"), df.drop(columns=wall).to_csv(index=False))
+    write_text(paths.table(n, "cost.csv"),
+               df[["model", "pipeline", *(c for c in df if c.startswith(PREFIX))]].to_csv(index=False))
+    note = ("Accuracy (%) with its 95% Wilson interval, the problem as the unit (avg@k: a problem's"
+            " score is its share of right samples). †: more than 5% of completions hit the token"
+            " limit (`*_truncated` in the CSV).")
     if n > 1:
         note += (" Δ: the change from the untrained model, with the two-sided p-value of a paired test"
                  " over the same problems (McNemar's exact test for greedy answers, a sign-flip"
                  " permutation test for sampled avg@k).")
     md = f"# {TITLES[n]} (profile {params.profile})\n\n{markdown(df, benches)}\n\n{note}\n"
+    md += published.markdown_section(params, table_runs(params, n), df)  # empty without counterparts
     write_text(paths.table(n, "md"), md)
-    _plot(df, benches, TITLES[n].split(":")[0], paths.table(n, "png"))
+    _plot(params, df, benches, TITLES[n].split(":")[0], paths.table(n, "png"))
     return paths.table(n, "csv")

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from .config import Params
 from .generation import generate, prompt_model
-from .grading import grade
+from .grading import gold_options, grade
 from .io import read_jsonl, write_json, write_jsonl
+from .models import stop_strings
 from .train.common import setup
 
 
@@ -43,15 +44,18 @@ def run_teacher(params: Params, teacher_dir: Path | None, train_file: Path, out_
         write_jsonl(out_traces, kept)
         return _report(len(camel), len(camel), kept, out_report, source="camel")
     device = setup(params)
-    prompted = prompt_model(teacher_dir, [r["question"] for r in rows], params.eval.system_prompt)
+    prompted = prompt_model(teacher_dir, [r["question"] for r in rows], params.eval.system_prompt,
+                            base_prompt=params.eval.base_prompt)
+    stops = stop_strings(prompted.meta["template"])
     outs, backend = generate(str(teacher_dir), prompted.prompts, device=device, backend=cfg.backend,
                              max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                              temperature=cfg.temperature, top_p=cfg.top_p, n=cfg.samples,
                              seed=params.seed, desc="teacher traces",
-                             tokenizer=prompted.tokenizer)
+                             tokenizer=prompted.tokenizer, stop=stops)
     kept = []
     for row, comps in zip(rows, outs):
-        good = [c for c in comps if c.stopped and grade(c.text, row["answer"])["correct"]]
+        good = [c for c in comps
+                if c.stopped and grade(c.text, row["answer"], stops=stops, **gold_options(row))["correct"]]
         for comp in good[: cfg.keep_per_question]:
             kept.append({"id": f"{row['id']}-t{len(kept)}", "question_id": row["id"],
                          "question": row["question"], "answer": row["answer"],

@@ -71,3 +71,51 @@ def test_model_loaded_once_per_job(tiny, tmp_path, monkeypatch):
     srlm.models.save_model(model, tok, tmp_path, "plain", ["base", "sft"])
     generate(str(tmp_path), prompts, **run)
     assert len(loads) == 2
+
+
+def test_stop_strings_end_generation(tiny):
+    """A template's stop string ends a row during generation (not after it), and is cut off."""
+    model, tok, prompts = tiny
+    free = generate_hf(model, tok, prompts, 12, 4)
+    text = next(c[0].text for c in free if len(c[0].text) > 8)
+    stop = text[4:8]
+    cut = generate_hf(model, tok, prompts, 12, 4, stop=[stop])
+    hits = 0
+    for a, b in zip(free, cut):
+        assert stop not in b[0].text and a[0].text.startswith(b[0].text)
+        if stop in a[0].text:  # stopped there, during generation: fewer tokens
+            hits += 1
+            assert b[0].stopped and b[0].n_tokens < a[0].n_tokens
+        else:
+            assert b[0] == a[0]
+    assert hits
+
+
+def test_eval_metrics_name_protocol_and_truncation(tiny, tmp_path):
+    """Every metrics file says how it was graded, with the truncated share, flagged over 5%."""
+    import json
+
+    import srlm.models
+    from srlm.config import load_params
+    from srlm.evaluate import run_eval
+
+    from .conftest import REPO
+
+    model, tok, _ = tiny
+    srlm.models.save_model(model, tok, tmp_path / "model", "plain", ["base"])
+    rng = random.Random(3)
+    rows = [{"id": f"q{i}", **make_problem(rng, 1, 5)} for i in range(5)]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    params = load_params(REPO / "tests" / "nano.yaml", {
+        "workdir": str(tmp_path), "device": "cpu",
+        "eval": {"benchmarks": ["tinyworld"], "max_new_tokens": 6, "base_prompt": "boxed"}})
+    metrics = run_eval(params, tmp_path / "model", "tinyworld", tmp_path / "data",
+                       tmp_path / "m.json", tmp_path / "s.jsonl")
+    proto = metrics["protocol"]
+    assert proto["base_prompt"] == "boxed" and proto["stop_strings"] == ["Question:"]
+    assert "\\boxed{}" in proto["prompt_format"] and "5 problems" in proto["interval"]
+    assert {"extractor", "comparison", "rel_tol", "abs_tol", "lm_eval"} <= set(proto["grading"])
+    assert metrics["truncated_fraction"] == pytest.approx(1 - metrics["stopped_fraction"])
+    assert metrics["truncation_flag"] == (metrics["truncated_fraction"] > 0.05)
+    assert {"strict_accuracy", "flexible_accuracy"} <= set(metrics)

@@ -64,10 +64,50 @@ def test_grading_outside_main_thread():
         assert not pool.submit(equivalent, "\\frac{1}{3}", "0.5").result(timeout=60)
 
 
-def test_gsm8k_strict_and_flexible():
-    from srlm.grading import flexible_answer, strict_answer
+# lm-eval gsm8k verdicts, worked through its filters (RegexFilter + take_first, exact_match with
+# regexes_to_ignore [",", "\\$", "(?s).*#### ", "\\.$"], ignore_case): strict-match, flexible-extract
+LM_EVAL = [
+    ("so 3 + 4 = 7\n#### 7", "7", True, True),
+    ("#### 57500.0", "57500", False, False),  # no numeric tolerance: "57500.0" != "57500"
+    ("#### 1,234", "1234", True, True),        # commas ignored
+    ("#### $18.", "18", False, True),          # strict's regex needs a digit or '-' right after '#### '
+    ("The answer is 18.00.", "18", False, False),
+    ("The answer is $\\boxed{18}$.", "18", False, False),  # flexible's last match is "$."
+    ("The answer is 18.", "18", False, True),
+    ("She has 5 apples, so 3 + 2 = 5.", "5", False, True),
+    ("the answer is 7", "7", False, True),     # one digit: the second group (-?[0-9]+)
+    ("#### 7\n#### 8", "8", False, True),      # strict takes the first match, flexible the last
+    ("#### -3", "-3", True, True),
+]
 
-    assert strict_answer("so 3 + 4 = 7\n#### 7") == "7"
-    assert strict_answer("the answer is 7") is None
-    assert flexible_answer("the answer is 7.") == "7"
-    assert flexible_answer("$1,200 in total") == "1200"
+
+@pytest.mark.parametrize("text,gold,strict,flexible", LM_EVAL)
+def test_lm_eval_gsm8k_verdicts(text, gold, strict, flexible):
+    from srlm.grading import flexible_extract, strict_match
+
+    assert strict_match(text, gold) is strict
+    assert flexible_extract(text, gold) is flexible
+
+
+def test_lm_eval_extraction_and_gold_reading(mirror):
+    """Our stored gold reads as lm-eval reads the full rationale (its ``doc_to_target``)."""
+    from srlm.grading import flexible_answer, lmeval, strict_answer
+
+    assert strict_answer("the answer is 7") == "[invalid]" == flexible_answer("no digits")
+    assert flexible_answer("$1,200 in total") == "$1,200"
+    rows = [json.loads(line) for line in (mirror / "gsm8k" / "test.jsonl").open()]
+    assert all(lmeval.normalise(r["answer"]) == lmeval.normalise(gsm8k_final(r["answer"])) for r in rows)
+
+
+@pytest.mark.parametrize("text,expected,method", [
+    ("So the answer is $\\frac{3}{4}$.", "\\frac{3}{4}", "answer_is"),
+    ("#### 3/4", "3/4", "hash"),
+    ("The answer is 18. Check: 18 - 3 = 15.", "18", "answer_is"),
+    ("The answer is: 7 apples.", "7", "answer_is"),
+    ("$\\boxed{69}$ and $\\boxed{84}$.", "69, 84", "boxed"),       # a run of boxes: one list
+    ("$\\boxed{15\\frac{39}{40}}$, or $\\boxed{\\frac{639}{40}}$", "\\frac{639}{40}", "boxed"),  # "or": last
+    ("The roots are 1,3,5", "5", "last_number"),
+    ("It costs 1,234 dollars", "1234", "last_number"),
+])
+def test_extraction_stages(text, expected, method):
+    assert extract_answer(text) == (expected, method)

