@@ -124,7 +124,8 @@ def cmd_train(args) -> None:
     lineage = [*read_meta(start)["lineage"], stage]
     with claim_run_dir(run, params, train_sections(args.pipeline), list(inputs.values())):
         summary = _train(params, stage, inputs, start, out, run, lineage)
-    print(json.dumps({k: summary[k] for k in ("global_step", "resumed_from", "train_runtime_s")}))
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun: one summary line, not one per rank
+        print(json.dumps({k: summary[k] for k in ("global_step", "resumed_from", "train_runtime_s")}))
 
 
 def _train(params, stage: str, inputs: dict, start: Path, out: Path, run: Path, lineage: list[str]):

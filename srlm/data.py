@@ -16,10 +16,9 @@ import random
 import re
 from pathlib import Path
 
-from tqdm import tqdm
-
 from .config import DatasetSpec, Params
 from .io import DataError, atomic_dir, read_jsonl, sha256_file
+from .progress import progress
 
 DEFAULT_FIELDS = {
     "gsm8k": {"question": "question", "answer": "answer", "cot": "answer"},
@@ -251,7 +250,7 @@ def run_data(params: Params, name: str, out_dir: str | Path) -> dict:
     else:
         splits, origins = {}, {}
         names = sorted({*spec.local_files, *spec.mirror_files, *spec.hub_files, *spec.hub_splits})
-        for split in tqdm(names, desc=f"data {name}"):
+        for split in progress(names, f"data {name}", unit="split"):
             path, origins[split] = fetch(spec, split, mirror_dir(params), name)
             splits[split] = normalise(spec, name, split, path)
             if not splits[split]:

@@ -23,6 +23,7 @@ from .generation import generate, prompt_model
 from .grading import flexible_extract, gold_options, grade, protocol, strict_match
 from .io import read_jsonl, write_json, write_jsonl
 from .models import BASE_PROMPTS, stop_strings
+from .progress import progress
 from .train.common import setup
 
 HASH_STYLE = {"gsm8k", "tinyworld"}
@@ -86,7 +87,8 @@ def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_js
                                  top_p=top_p, n=k, seed=seed, desc=f"eval {bench} seed {seed}",
                                  tokenizer=prompted.tokenizer, stop=stops)
         correct = 0
-        for row, prompt, comps in zip(rows, prompts, outs):
+        for row, prompt, comps in progress(zip(rows, prompts, outs), f"grade {bench} seed {seed}",
+                                           total=len(rows), unit="problem"):
             for index, comp in enumerate(comps):
                 sample = {"id": row["id"], "seed": seed, "sample": index, "prompt": prompt,
                           "completion": comp.text,

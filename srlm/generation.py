@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from .grading import cut_at_stop
 from .models import stop_ids
+from .progress import progress
 
 STATIC_CACHE_MIN_BATCHES = 4
 """A static KV cache makes ``generate`` compile its decoding step once per shape: measured on an
@@ -60,7 +59,7 @@ def generate_hf(model, tokenizer, prompts: list[str], max_new_tokens: int, batch
     tokens = tokenizer(prompts, add_special_tokens=False)["input_ids"]  # once; each batch is padded
     shape = ({"padding": "max_length", "max_length": max(map(len, tokens))} if static_cache
              else {"padding": True})
-    for start in tqdm(range(0, len(jobs), batch_size), desc=desc, mininterval=2):
+    for start in progress(range(0, len(jobs), batch_size), desc, unit="batch"):
         idx = jobs[start:start + batch_size]
         rows = [tokens[i] for i in idx]
         if static_cache:
@@ -98,12 +97,29 @@ def generate_vllm(model_dir: str, prompts: list[str], max_new_tokens: int, tempe
             for r in results]
 
 
+def _stamp(model_dir: str | Path) -> int:
+    return max((p.stat().st_mtime_ns for p in Path(model_dir).iterdir() if p.is_file()), default=0)
+
+
+@functools.lru_cache(maxsize=2)
+def _tokenizer(model_dir: str, stamp: int):
+    from .models import load_tokenizer
+
+    return load_tokenizer(model_dir)
+
+
+def loaded_tokenizer(model_dir: str | Path):
+    """The tokenizer of ``model_dir``, loaded once per process while its files are unchanged (Qwen2.5's
+    151k-entry tokenizer takes ~3 s to load; an evaluation job prompts once per benchmark)."""
+    return _tokenizer(str(model_dir), _stamp(model_dir))
+
+
 @functools.lru_cache(maxsize=1)
 def _loaded(model_dir: str, device: str, stamp: int):
     from .models import load_model
 
-    model, tokenizer, _ = load_model(model_dir, device,
-                                     dtype="bfloat16" if device == "cuda" else "float32")
+    model, tokenizer, _ = load_model(model_dir, device, dtype="bfloat16" if device == "cuda" else "float32",
+                                     tokenizer=loaded_tokenizer(model_dir))
     return model, tokenizer
 
 
@@ -111,8 +127,7 @@ def loaded_model(model_dir: str, device: str):
     """The HF model and tokenizer of ``model_dir`` (bf16 on CUDA, fp32 on CPU), loaded once per
     process while its files are unchanged: an evaluation job calls ``generate`` once per benchmark
     and seed."""
-    stamp = max((p.stat().st_mtime_ns for p in Path(model_dir).iterdir() if p.is_file()), default=0)
-    return _loaded(str(model_dir), device, stamp)
+    return _loaded(str(model_dir), device, _stamp(model_dir))
 
 
 def generate(model_dir: str, prompts: list[str], *, device: str, backend: str,
@@ -143,9 +158,9 @@ class Prompted:
 def prompt_model(model_dir: str | Path, questions: list[str], system_prompt: str,
                  shots: list[dict] | None = None, base_prompt: str = "plain") -> Prompted:
     """Render each question in the template the model understands (``srlm_model.json``)."""
-    from .models import load_tokenizer, read_meta, render_prompt
+    from .models import read_meta, render_prompt
 
     meta = read_meta(model_dir)
-    tokenizer = load_tokenizer(model_dir)
+    tokenizer = loaded_tokenizer(model_dir)
     return Prompted(meta, [render_prompt(tokenizer, q, meta["template"], system_prompt, shots, base_prompt)
                            for q in questions], tokenizer)

@@ -15,6 +15,7 @@ from .generation import generate, prompt_model
 from .grading import gold_options, grade
 from .io import read_jsonl, write_json, write_jsonl
 from .models import stop_strings
+from .progress import progress
 from .train.common import setup
 
 
@@ -53,7 +54,7 @@ def run_teacher(params: Params, teacher_dir: Path | None, train_file: Path, out_
                              seed=params.seed, desc="teacher traces",
                              tokenizer=prompted.tokenizer, stop=stops)
     kept = []
-    for row, comps in zip(rows, outs):
+    for row, comps in progress(zip(rows, outs), "grade teacher traces", total=len(rows), unit="question"):
         good = [c for c in comps
                 if c.stopped and grade(c.text, row["answer"], stops=stops, **gold_options(row))["correct"]]
         for comp in good[: cfg.keep_per_question]:

@@ -73,3 +73,15 @@ def test_small_qwen2_saves_reloads_and_generates(tmp_path):
     assert out.shape[1] <= ids["input_ids"].shape[1] + 4
     assert torch.isfinite(model(**ids).logits).all()
     assert tok.eos_token == "<|im_end|>" and tok.chat_template
+
+
+def test_camel_fixture_is_reproducible(mirror):
+    """The committed CAMEL-format fixture is what ``camel_fixture`` makes from GSM8K train."""
+    from srlm.standin import camel_fixture
+
+    from .conftest import REPO
+
+    rows = [json.loads(line) for line in (mirror / "gsm8k/train.jsonl").read_text().splitlines()]
+    made = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in camel_fixture(rows))
+    assert (REPO / "params/fixtures/camel-gsm8k-format.jsonl").read_text() == made
+    assert {"problem", "reasoning_solution", "groud_truth_solution"} == set(json.loads(made.splitlines()[0]))

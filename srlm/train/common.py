@@ -13,6 +13,7 @@ from ..config import LoraSpec, Params, TrainSpec
 from ..io import FILES_RECORD, atomic_path, record_files
 from ..models import save_model
 from ..paths import deepspeed_config
+from ..progress import enabled as progress_enabled
 from ..runtime import DeviceError, resolve_device, setup  # noqa: F401 (the stages' set-up)
 from .resume import last_checkpoint, seal
 
@@ -65,6 +66,7 @@ def trl_args(spec: TrainSpec, params: Params, run_dir: Path, device: str) -> dic
         dataloader_num_workers=0,
         save_only_model=False,
         logging_nan_inf_filter=False,  # a NaN loss is logged as NaN (and stops the stage)
+        disable_tqdm=not progress_enabled(),  # a bar with an ETA on a terminal, none in job logs
         deepspeed=deepspeed,
     )
 
