@@ -131,13 +131,16 @@ def cmd_train(args) -> None:
 def _train(params, stage: str, inputs: dict, start: Path, out: Path, run: Path, lineage: list[str]):
     from .io import read_jsonl
 
+    spec = {"sft": params.sft.full, "lora": params.sft.lora, "kd": params.kd.train,
+            "rl": params.rl.train}[stage]
+    first = slice(None) if spec.max_examples < 0 else slice(spec.max_examples)
     if stage == "kd":
         from .train.kd import run_kd
 
-        traces = read_jsonl(inputs["traces"], required=("question", "answer", "cot"))
+        traces = read_jsonl(inputs["traces"], required=("question", "answer", "cot"))[first]
         summary = run_kd(params, start, inputs["teacher"], out, run, traces, lineage)
     else:
-        rows = read_jsonl(inputs["data"] / "train.jsonl", required=("question", "answer", "cot"))
+        rows = read_jsonl(inputs["data"] / "train.jsonl", required=("question", "answer", "cot"))[first]
         if stage == "rl":
             from .train.rl import run_rl
 

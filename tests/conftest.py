@@ -31,3 +31,16 @@ def tiny_raw() -> dict:
 def tool_env(**extra: str) -> dict[str, str]:
     """The environment for subprocesses (snakemake, srlm, dvc): this interpreter's bin first."""
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **extra}
+
+
+HEAVY_FIRST = ("test_standin_graph.py", "test_pipeline.py", "test_infra.py")
+"""Files whose graphs take minutes: collected first, so pytest-xdist (``--dist loadfile``) starts them
+first and the short files fill the other workers meanwhile."""
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    def rank(item) -> int:
+        name = Path(str(item.fspath)).name
+        return HEAVY_FIRST.index(name) if name in HEAVY_FIRST else len(HEAVY_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file is kept
