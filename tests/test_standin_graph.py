@@ -58,5 +58,9 @@ def test_every_stage_ran_on_the_qwen_conventions(graph):
     assert protocol["template"] == "plain"
     chat = json.loads((work / "eval/base/sft/gsm8k.json").read_text())["protocol"]
     assert chat["template"] == "chat"  # the SFT'd base is prompted through Qwen2.5's chat template
+    sft_tok = json.loads((work / "models/base/sft/tokenizer_config.json").read_text())
+    sft_gen = json.loads((work / "models/base/sft/generation_config.json").read_text())
+    assert sft_tok["eos_token"] == "<|im_end|>"  # chat-trained base: stops on <|im_end|> or <|endoftext|>
+    assert sft_gen["eos_token_id"] == [151645, 151643]
     rl_log = json.loads((work / "models/instruct/rl/train_log.json").read_text())
     assert rl_log["global_step"] == 2 and any("frac_reward_zero_std" in h for h in rl_log["log_history"])
