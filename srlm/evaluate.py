@@ -24,7 +24,7 @@ from .grading import flexible_extract, gold_options, grade, protocol, strict_mat
 from .io import read_jsonl, write_json, write_jsonl
 from .models import BASE_PROMPTS, stop_strings
 from .progress import progress
-from .train.common import setup
+from .runtime import setup
 
 HASH_STYLE = {"gsm8k", "tinyworld"}
 TRUNCATION_FLAG = 0.05

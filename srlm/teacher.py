@@ -16,7 +16,7 @@ from .grading import gold_options, grade
 from .io import read_jsonl, write_json, write_jsonl
 from .models import stop_strings
 from .progress import progress
-from .train.common import setup
+from .runtime import setup
 
 
 def _report(n_questions: int, n_samples: int, kept: list[dict], out_report: Path, **extra) -> dict:

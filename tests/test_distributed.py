@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO, tool_env
-from .test_resume import PARAMS, copy_base, srlm
+from .test_resume import PARAMS, build_base, copy_base, srlm
 
 STEPS = 16
 SAVE = 4
@@ -105,11 +105,7 @@ def assert_one_set(root: Path, pipeline: str, deepspeed: bool, launches: int = 1
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
     """The data, tokenizer and base model of tests/test_resume.py's fixture, built the same way."""
-    cwd = tmp_path_factory.mktemp("dist")
-    srlm(cwd, "data", "--dataset", "tinyworld")
-    srlm(cwd, "tokenizer")
-    srlm(cwd, "model", "--model", "base")
-    return cwd
+    return build_base(tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_resume import PARAMS, copy_base, srlm
+from .test_resume import PARAMS, build_base, copy_base, srlm
 
 W = "work/resume"
 
@@ -48,11 +48,7 @@ def fails(proc: subprocess.CompletedProcess, *needles: str) -> None:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
-    cwd = tmp_path_factory.mktemp("faults")
-    srlm(cwd, "data", "--dataset", "tinyworld")
-    srlm(cwd, "tokenizer")
-    srlm(cwd, "model", "--model", "base")
-    return cwd
+    return build_base(tmp_path_factory.mktemp("faults"))
 
 
 @pytest.fixture

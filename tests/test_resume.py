@@ -32,13 +32,17 @@ def copy_base(base: Path, dest: Path) -> None:
         shutil.copytree(base / "work/resume" / rel, dest / "work/resume" / rel)
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    cwd = tmp_path_factory.mktemp("resume")
+def build_base(cwd: Path) -> Path:
+    """Data, tokenizer and base model of the resume settings, built in ``cwd`` by the CLI."""
     srlm(cwd, "data", "--dataset", "tinyworld")
     srlm(cwd, "tokenizer")
     srlm(cwd, "model", "--model", "base")
     return cwd
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    return build_base(tmp_path_factory.mktemp("resume"))
 
 
 @pytest.mark.parametrize("pipeline,first_ckpt,steps", [("sft", 8, 40), ("rl", 4, 16)])

@@ -14,7 +14,6 @@ from ..io import FILES_RECORD, atomic_path, record_files
 from ..models import save_model
 from ..paths import deepspeed_config
 from ..progress import enabled as progress_enabled
-from ..runtime import DeviceError, resolve_device, setup  # noqa: F401 (the stages' set-up)
 from .resume import last_checkpoint, seal
 
 log = logging.getLogger("srlm")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from ..config import Params
 from ..models import IM_END, load_model, use_chat_eos
-from .common import setup, train_and_save, trl_args
+from ..runtime import setup
+from .common import train_and_save, trl_args
 from .sft import run_sft
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from ..config import Params
 from ..grading import arithmetic_score, grade, has_format
 from ..models import load_model, render_prompt, stop_strings
-from .common import peft_config, setup, train_and_save, trl_args
+from ..runtime import setup
+from .common import peft_config, train_and_save, trl_args
 
 
 def correctness_reward(completions: list[str], answer: list[str], stops: Sequence[str] = (),

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..config import LoraSpec, Params, TrainSpec
 from ..models import IM_END, load_model, render_prompt, use_chat_eos
-from .common import peft_config, setup, train_and_save, trl_args
+from ..runtime import setup
+from .common import peft_config, train_and_save, trl_args
 
 
 def chat_examples(tokenizer, rows: list[dict], system_prompt: str) -> list[dict]:

@@ -16,8 +16,8 @@ from pathlib import Path
 from ..config import Params
 from ..io import atomic_dir, read_jsonl
 from ..models import ENDOFTEXT, IM_END, PLAIN_TEMPLATE, load_model, load_tokenizer, use_chat_eos
+from ..runtime import setup
 from ..tinyworld import build_model, build_tokenizer
-from .common import setup
 from .sft import chat_examples, fit
 
 
