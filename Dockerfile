@@ -18,13 +18,13 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && python3.12 -m venv /opt/venv
 
-# GPU stack: the versions of constraints.txt, the project's one list of pins (tests/test_pins.py).
-# vLLM is left out: no vLLM release fits this stack yet (see README, Limits). flash-attn is not
-# installed either (SDPA attention).
+# GPU stack: the versions of constraints.txt, the project's one list of pins (tests/test_pins.py),
+# vLLM included (generation and colocated GRPO rollouts; TRL's vllm extra checks its range).
+# flash-attn is not installed (SDPA attention).
 COPY constraints.txt /tmp/constraints.txt
 RUN pip install --constraint /tmp/constraints.txt torch \
-    && pip install --constraint /tmp/constraints.txt deepspeed transformers datasets trl peft accelerate \
-       "math-verify[antlr4_9_3]" snakemake snakemake-executor-plugin-slurm dvc
+    && pip install --constraint /tmp/constraints.txt deepspeed transformers datasets "trl[vllm]" vllm peft \
+       accelerate "math-verify[antlr4_9_3]" snakemake snakemake-executor-plugin-slurm dvc
 
 RUN useradd --create-home --uid 1000 srlm \
     && mkdir -p /cache/hf /srlm && chown -R srlm:srlm /cache/hf /srlm

@@ -2,36 +2,33 @@
 #   dataset -> (tiny tokenizer/models | hub models) -> teacher traces -> SFT / KD / RL chains
 #   -> evaluation -> results/table{1,2,3}.{csv,md,png} -> results/{profile}/report.html
 # Params file: --config params=params/tiny.yaml (default params/paper.yaml, or $SRLM_PARAMS).
+# Each rule is one stage of srlm/stages.py (its inputs, outputs, the params it reads, its
+# resources and command); the rules below only say which stages exist and how they chain.
 import os
+import sys
 
-from srlm import paths
-from srlm.config import digest, load_params
-from srlm.paths import (
-    DATA_SECTIONS,
-    EVAL_SECTIONS,
-    INIT,
-    TEACHER_SECTIONS,
-    Paths,
-    model_sections,
-    rule_resources,
-    train_launcher,
-    train_sections,
-)
+from srlm.config import METHODS, load_params
+from srlm.paths import INIT, Paths
+from srlm.stages import STAGES, command, resources, unread_keys
 
 PARAMS_FILE = config.get("params", os.environ.get("SRLM_PARAMS", "params/paper.yaml"))
 P = load_params(PARAMS_FILE)  # validated before any job starts
+for key in unread_keys(P, PARAMS_FILE):
+    print(f"srlm: warning: {PARAMS_FILE}: {key} is set but read by no stage of this profile", file=sys.stderr)
 PATHS = Paths(P)
 ROOT = str(PATHS.root)
-SRLM = f"srlm --params {PARAMS_FILE}"
-TRAIN = f"{train_launcher(P)} --params {PARAMS_FILE}"  # torchrun when a training rule has GPUs > 1
-STAGE = "(sft|lora|kd|rl)"
+STAGE = "({})".format("|".join(METHODS))  # a pipeline's stages: sft, lora, kd, rl
 PIPELINE = f"{STAGE}(-{STAGE})*"
+
+
+include: "rules/stages.smk"  # a rule's input, output, params digest, log, resources, command
+
 
 wildcard_constraints:
     model="|".join(P.models),
     dataset="|".join(P.datasets),
     pipeline=PIPELINE,
-    n="[123]",
+    table="[123]",
 
 
 include: "rules/data.smk"

@@ -3,14 +3,14 @@
 
 rule data:
     output:
-        directory(f"{ROOT}/data/{{dataset}}"),
+        **outputs("data"),
     params:
-        cfg=lambda wc: digest(P, f"datasets.{wc.dataset}", *DATA_SECTIONS),
+        cfg=digest("data"),
     resources:
-        **rule_resources(P, "cpu"),
+        **res("data"),
     log:
-        f"{ROOT}/logs/data/{{dataset}}.log",
+        logged("data", "logs"),
     benchmark:
-        f"{ROOT}/benchmarks/data/{{dataset}}.tsv"
+        logged("data", "benchmarks")
     shell:
-        "{SRLM} data --dataset {wildcards.dataset} 2> {log}"
+        command_of("data")

@@ -1,25 +1,22 @@
-# Evaluation: greedy generation, extraction, math-verify grading; samples + metrics per benchmark.
+# Evaluation: greedy or sampled generation, extraction, grading; samples + metrics per benchmark.
 # One job per model x pipeline evaluates every benchmark of the profile (process start-up and model
 # load paid once, not once per benchmark).
-BENCHES = P.eval.benchmarks
 
 
 rule eval:
     input:
-        model=f"{ROOT}/models/{{model}}/{{pipeline}}",
-        data=[str(PATHS.data(b)) for b in BENCHES],
+        unpack(inputs("eval")),
     output:
-        metrics=[str(PATHS.eval("{model}", "{pipeline}", b)) for b in BENCHES],
-        samples=[str(PATHS.samples("{model}", "{pipeline}", b)) for b in BENCHES],
+        **outputs("eval"),
     wildcard_constraints:
         pipeline=f"{INIT}|{PIPELINE}",
     params:
-        cfg=digest(P, *EVAL_SECTIONS),
+        cfg=digest("eval"),
     resources:
-        **rule_resources(P, "gpu"),
+        **res("eval"),
     log:
-        f"{ROOT}/logs/eval/{{model}}/{{pipeline}}.log",
+        logged("eval", "logs"),
     benchmark:
-        f"{ROOT}/benchmarks/eval/{{model}}/{{pipeline}}.tsv"
+        logged("eval", "benchmarks")
     shell:
-        "{SRLM} eval --model {wildcards.model} --pipeline {wildcards.pipeline} 2> {log}"
+        command_of("eval")

@@ -1,41 +1,38 @@
-# Starting models: hub models at a pinned revision, or (CPU profile) a tokenizer and tiny models
-# built offline: base (plain-text pre-training), instruct (base + chat tuning), teacher (larger).
-
-
-def model_inputs(wc):
-    return {k: str(v) for k, v in paths.model_inputs(P, wc.model).items()}
+# Starting models: hub models at a pinned revision, stand-ins (random Qwen2 with the real Qwen2.5
+# tokenizer), or (CPU profile) a tokenizer and tiny models built offline: base (plain-text
+# pre-training), instruct (base + chat tuning), teacher (larger).
 
 
 rule tokenizer:
     input:
-        str(PATHS.data(P.train_data)),
+        unpack(inputs("tokenizer")),
     output:
-        directory(str(PATHS.tokenizer)),
+        **outputs("tokenizer"),
     params:
-        cfg=digest(P, "tiny.vocab_size"),
+        cfg=digest("tokenizer"),
     resources:
-        **rule_resources(P, "cpu"),
+        **res("tokenizer"),
     log:
-        f"{ROOT}/logs/tokenizer.log",
+        logged("tokenizer", "logs"),
     benchmark:
-        f"{ROOT}/benchmarks/tokenizer.tsv"
+        logged("tokenizer", "benchmarks")
     shell:
-        "{SRLM} tokenizer 2> {log}"
+        command_of("tokenizer")
 
 
 rule model:
     input:
-        unpack(model_inputs),
+        unpack(inputs("model")),
     output:
-        directory(f"{ROOT}/models/{{model}}/{INIT}"),
+        **outputs("model"),
     params:
-        cfg=lambda wc: digest(P, *model_sections(wc.model)),
+        cfg=digest("model"),
     resources:
-        **rule_resources(P, "gpu"),
+        **res("model"),
     log:
-        f"{ROOT}/logs/model/{{model}}.log",
+        logged("model", "logs"),
     benchmark:
-        f"{ROOT}/benchmarks/model/{{model}}.tsv"
+        logged("model", "benchmarks")
     priority: 10  # starting models head the longest path (teacher -> traces -> KD); scheduled first
     shell:
-        "{SRLM} model --model {wildcards.model} 2> {log}"
+        command_of("model")

@@ -1,21 +1,20 @@
 # The report: results/{profile}/report.html (tables, figures, published numbers, learning curves,
 # protocol, cost), flagged for `snakemake --report` with the tables.
-from srlm.report import report_path
-
-REPORT = str(report_path(P))
+REPORT = outputs("report")["html"]
 
 
 rule report:
     input:
-        tables=[str(PATHS.table(n, "csv")) for n in (1, 2, 3)],
-        metrics=sorted({str(p) for n in (1, 2, 3) for p in paths.table_inputs(P, n)}),
+        unpack(inputs("report")),
     output:
         report(REPORT, caption="../report/report.rst", category="Report"),
+    params:
+        cfg=digest("report"),
     resources:
-        **rule_resources(P, "cpu"),
+        **res("report"),
     log:
-        f"{ROOT}/logs/report.log",
+        logged("report", "logs"),
     benchmark:
-        f"{ROOT}/benchmarks/report.tsv"
+        logged("report", "benchmarks")
     shell:
-        "{SRLM} report 2> {log}"
+        command_of("report")

@@ -1,31 +1,26 @@
-# Tables: table1 (models before training), table2 (each method alone), table3 (hybrids).
-from srlm import published
-
-RESULTS = str(PATHS.results)  # results/ for the paper profile, results/{profile}/ for the others
-
-
-def table_inputs(wc):
-    return [str(p) for p in paths.table_inputs(P, int(wc.n))]
+# Tables: table1 (models before training), table2 (each method alone), table3 (hybrids), each as
+# CSV (flagged for `snakemake --report`), Markdown with published counterparts, a bar chart, and
+# the cost of each cell (wall-clock, kept apart so the tables stay byte-identical).
+TABLE = outputs("tables")
 
 
-rule table:
+rule tables:
     input:
-        table_inputs,
-        references=str(published.REFERENCES),  # the published counterparts in the Markdown
+        unpack(inputs("tables")),
     output:
-        csv=report(f"{RESULTS}/table{{n}}.csv", caption="../report/table.rst", category="Tables",
-                   labels={"table": "{n}", "file": "CSV"}),
-        cost=f"{RESULTS}/table{{n}}.cost.csv",
-        md=f"{RESULTS}/table{{n}}.md",
-        png=report(f"{RESULTS}/table{{n}}.png", caption="../report/table.rst", category="Tables",
-                   labels={"table": "{n}", "file": "bar chart"}),
+        csv=report(TABLE["csv"], caption="../report/table.rst", category="Tables",
+                   labels={"table": "{table}", "file": "CSV"}),
+        cost=TABLE["cost"],
+        md=TABLE["md"],
+        png=report(TABLE["png"], caption="../report/table.rst", category="Tables",
+                   labels={"table": "{table}", "file": "bar chart"}),
     params:
-        cfg=digest(P, "tables", "models", "profile"),
+        cfg=digest("tables"),
     resources:
-        **rule_resources(P, "cpu"),
+        **res("tables"),
     log:
-        f"{ROOT}/logs/table{{n}}.log",
+        logged("tables", "logs"),
     benchmark:
-        f"{ROOT}/benchmarks/table{{n}}.tsv"
+        logged("tables", "benchmarks")
     shell:
-        "{SRLM} tables --table {wildcards.n} 2> {log}"
+        command_of("tables")

@@ -1,29 +1,20 @@
-# Teacher traces: sample CoTs from the teacher, keep those that verify against gold.
-
-
-def teacher_inputs(wc):
-    deps = [str(PATHS.data(P.train_data))]
-    if P.traces.source == "camel":
-        deps += [str(PATHS.data(n)) for n, d in P.datasets.items() if d.kind == "camel"]
-    else:
-        deps.append(str(PATHS.model(P.teacher)))
-    return deps
+# Teacher traces: CAMEL's published traces or samples of the teacher, kept when they verify
+# against gold.
 
 
 rule teacher:
     input:
-        teacher_inputs,
+        unpack(inputs("teacher")),
     output:
-        traces=str(PATHS.traces),
-        report=str(PATHS.traces_report),
+        **outputs("teacher"),
     params:
-        cfg=digest(P, *TEACHER_SECTIONS),
+        cfg=digest("teacher"),
     resources:
-        **rule_resources(P, "gpu"),
+        **res("teacher"),
     log:
-        f"{ROOT}/logs/teacher.log",
+        logged("teacher", "logs"),
     benchmark:
-        f"{ROOT}/benchmarks/teacher.tsv"
+        logged("teacher", "benchmarks")
     priority: 10  # on the longest path: teacher -> traces -> KD
     shell:
-        "{SRLM} teacher 2> {log}"
+        command_of("teacher")

@@ -1,22 +1,20 @@
 # Training: one rule builds the last stage of any pipeline from the pipeline before it, so every
 # chain listed in params (sft-kd-rl needs sft-kd, which needs sft, which needs the base) is buildable.
-
-def train_inputs(wc):
-    return {k: str(v) for k, v in paths.train_inputs(P, wc.model, wc.pipeline).items()}
+# KD also reads the teacher and its traces. torchrun launches it when its rule has several GPUs.
 
 
 rule train:
     input:
-        unpack(train_inputs),
+        unpack(inputs("train")),
     output:
-        directory(f"{ROOT}/models/{{model}}/{{pipeline}}"),
+        **outputs("train"),
     params:
-        cfg=lambda wc: digest(P, *train_sections(wc.pipeline)),
+        cfg=digest("train"),
     resources:
-        **rule_resources(P, "gpu"),
+        **res("train"),
     log:
-        f"{ROOT}/logs/train/{{model}}/{{pipeline}}.log",
+        logged("train", "logs"),
     benchmark:
-        f"{ROOT}/benchmarks/train/{{model}}/{{pipeline}}.tsv"
+        logged("train", "benchmarks")
     shell:
-        "{TRAIN} train --model {wildcards.model} --pipeline {wildcards.pipeline} 2> {log}"
+        command_of("train")

@@ -8,199 +8,188 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ParamsError, apply_cpu_numerics, load_params, parse_pipeline
-from .paths import INIT, Paths, model_inputs, model_sections, train_inputs, train_sections
+from .config import Params, ParamsError, apply_cpu_numerics, load_params, parse_pipeline
+from .paths import INIT, Paths
+from .stages import STAGES, Stage
 
 
-def _params(args):
-    return args.loaded_params  # loaded and validated once, in ``main``
-
-
-def _prepare(command: str, inputs, outputs, params=None) -> None:
-    """Before any compute: the device the params ask for is there (``params`` given), each input
-    matches the sha256 its producer recorded, each output can be written."""
+def _prepare(stage: Stage, params: Params, wc: dict) -> None:
+    """Before any compute: the device the stage's params ask for is there, each input matches the
+    sha256 its producer recorded, each output (and checkpoint folder) can be written."""
     from .io import ensure_writable, verify_input
 
-    if params is not None:
+    if "device" in stage.reads(params, wc):
         from .runtime import resolve_device
 
         resolve_device(params)
-    for path in inputs:
+    for path in stage.input_paths(params, wc):
         for warning in verify_input(path):
-            print(f"srlm {command}: warning: {warning}", file=sys.stderr)
-    ensure_writable(*outputs)
+            print(f"srlm {stage.name}: warning: {warning}", file=sys.stderr)
+    run = stage.checkpoints(params, wc)
+    ensure_writable(*stage.output_paths(params, wc), *([run / "x"] if run else []))
 
 
-def cmd_check(args) -> None:
-    params = _params(args)
-    print(json.dumps({"profile": params.profile, "students": params.students,
-                      "pipelines": params.pipelines(), "benchmarks": params.eval.benchmarks}))
+def _check_names(params: Params, stage: Stage, wc: dict) -> None:
+    """Unknown names on the command line are errors naming them and the known ones."""
+    known = {"dataset": params.datasets, "model": params.students if stage.name == "train" else params.models}
+    for key, names in known.items():
+        if key in wc and wc[key] not in names:
+            what = "student" if stage.name == "train" else key
+            raise ValueError(f"unknown {what} {wc[key]!r} (known: {', '.join(sorted(names))})")
+    if wc.get("pipeline", INIT) != INIT or stage.name == "train":
+        parse_pipeline(wc["pipeline"])
+    for bench in wc.get("bench", []):
+        if bench not in params.eval.benchmarks:
+            raise ValueError(f"unknown benchmark {bench!r}: not one of eval.benchmarks "
+                             f"({', '.join(params.eval.benchmarks)})")
 
 
-def cmd_data(args) -> None:
+def run_stage(args) -> None:
+    """Run one stage: check its names, device, inputs and outputs, then call its body with its view
+    of the params (and, for a training stage, its claimed checkpoint folder)."""
+    params, stage = args.loaded_params, STAGES[args.command]
+    wc = {w: str(getattr(args, w)) for w in stage.wildcards}
+    if getattr(args, "bench", None):  # eval of some benchmarks only
+        wc["bench"] = args.bench
+    _check_names(params, stage, wc)
+    _prepare(stage, params, wc)
+    view, ins = stage.view(params, wc), stage.inputs(params, wc)
+    outs, run = stage.outputs(params, wc), stage.checkpoints(params, wc)
+    if run is None:
+        BODIES[stage.name](view, wc, ins, outs, run, args)
+        return
+    from .train.resume import claim_run_dir
+
+    with claim_run_dir(run, params, stage.reads(params, wc), stage.input_paths(params, wc)):
+        BODIES[stage.name](view, wc, ins, outs, run, args)
+
+
+def body_data(params, wc, ins, outs, run, args) -> None:
     from .data import run_data
 
-    params = _params(args)
-    out = Paths(params).data(args.dataset)
-    _prepare("data", [], [out])
-    manifest = run_data(params, args.dataset, out)
-    print(json.dumps(manifest["splits"]))
+    print(json.dumps(run_data(params, wc["dataset"], outs["data"].path)["splits"]))
 
 
-def cmd_tokenizer(args) -> None:
+def body_tokenizer(params, wc, ins, outs, run, args) -> None:
     from .train.tiny import build_tiny_tokenizer
 
-    params = _params(args)
-    paths = Paths(params)
-    _prepare("tokenizer", [paths.data(params.train_data)], [paths.tokenizer])
-    build_tiny_tokenizer(params, paths.data(params.train_data), paths.tokenizer)
+    build_tiny_tokenizer(params, ins["data"], outs["tokenizer"].path)
 
 
-def cmd_model(args) -> None:
-    params = _params(args)
-    paths = Paths(params)
-    if args.model not in params.models:
-        raise ValueError(f"unknown model {args.model!r}: not a key of models ({sorted(params.models)})")
-    spec = params.models[args.model]
+def body_model(params, wc, ins, outs, run, args) -> None:
+    name, out = wc["model"], outs["model"].path
+    spec = params.models[name]
     if spec.source == "tiny":
-        from .train.resume import claim_run_dir
         from .train.tiny import build_tiny_model
 
-        inputs = model_inputs(params, args.model)
-        _prepare("model", inputs.values(), [paths.model(args.model), paths.run(args.model) / "x"], params)
-        with claim_run_dir(paths.run(args.model), params, model_sections(args.model),
-                           list(inputs.values())):
-            build_tiny_model(params, args.model, inputs["data"], inputs["tokenizer"],
-                             paths.model(args.model), paths.run(args.model), inputs.get("init"))
+        build_tiny_model(params, name, ins["data"], ins["tokenizer"], out, run, ins.get("init"))
     elif spec.source == "standin":
         from .io import atomic_dir
         from .models import write_meta
         from .standin import build_qwen_model
 
-        _prepare("model", [], [paths.model(args.model)])
         arch = params.standin.teacher if spec.role == "teacher" else params.standin.student
-        with atomic_dir(paths.model(args.model)) as tmp:
+        with atomic_dir(out) as tmp:
             build_qwen_model("base" if spec.template == "plain" else "instruct", **arch.model_dump(),
                              seed=params.seed, out_dir=tmp)
-            write_meta(tmp, spec.template, [args.model], source="standin")
+            write_meta(tmp, spec.template, [name], source="standin")
     else:
-        _prepare("model", [], [paths.model(args.model)])
         from .models import fetch_hub_model
 
-        fetch_hub_model(args.model, spec.source, spec.revision, spec.template, paths.model(args.model))
+        fetch_hub_model(name, spec.source, spec.revision, spec.template, out)
 
 
-def cmd_teacher(args) -> None:
+def body_teacher(params, wc, ins, outs, run, args) -> None:
     from .teacher import run_teacher
 
-    params = _params(args)
-    paths = Paths(params)
-    camel = [n for n, d in params.datasets.items() if d.kind == "camel"]
-    reads = [paths.data(params.train_data), *(paths.data(c) for c in camel[:1])]
-    if params.traces.source == "generate":
-        reads.append(paths.model(params.teacher))
-    _prepare("teacher", reads, [paths.traces, paths.traces_report],
-             params if params.traces.source == "generate" else None)
-    report = run_teacher(params, paths.model(params.teacher),
-                         paths.data(params.train_data) / "train.jsonl", paths.traces,
-                         paths.traces_report,
-                         camel_file=paths.data(camel[0]) / "train.jsonl" if camel else None)
+    camel = ins.get("camel")
+    report = run_teacher(params, ins.get("teacher"), ins["data"] / "train.jsonl", outs["traces"].path,
+                         outs["report"].path, camel_file=camel / "train.jsonl" if camel else None)
     print(json.dumps(report))
 
 
-def cmd_train(args) -> None:
-    from .models import read_meta
-    from .train.resume import claim_run_dir
-
-    params = _params(args)
-    paths = Paths(params)
-    if args.model not in params.students:
-        raise ValueError(f"unknown student {args.model!r} (students: {params.students})")
-    stage = parse_pipeline(args.pipeline)[-1]
-    inputs = train_inputs(params, args.model, args.pipeline)
-    start = inputs["start"]
-    out, run = paths.model(args.model, args.pipeline), paths.run(args.model, args.pipeline)
-    _prepare("train", inputs.values(), [out, run / "x"], params)
-    lineage = [*read_meta(start)["lineage"], stage]
-    with claim_run_dir(run, params, train_sections(args.pipeline), list(inputs.values())):
-        summary = _train(params, stage, inputs, start, out, run, lineage)
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun: one summary line, not one per rank
-        print(json.dumps({k: summary[k] for k in ("global_step", "resumed_from", "train_runtime_s")}))
-
-
-def _train(params, stage: str, inputs: dict, start: Path, out: Path, run: Path, lineage: list[str]):
+def body_train(params, wc, ins, outs, run, args) -> None:
     from .io import read_jsonl
+    from .models import read_meta
 
-    spec = {"sft": params.sft.full, "lora": params.sft.lora, "kd": params.kd.train,
-            "rl": params.rl.train}[stage]
+    stage = parse_pipeline(wc["pipeline"])[-1]
+    out = outs["model"].path
+    lineage = [*read_meta(ins["start"])["lineage"], stage]
+    spec = {"sft": lambda: params.sft.full, "lora": lambda: params.sft.lora,
+            "kd": lambda: params.kd.train, "rl": lambda: params.rl.train}[stage]()
     first = slice(None) if spec.max_examples < 0 else slice(spec.max_examples)
     if stage == "kd":
         from .train.kd import run_kd
 
-        traces = read_jsonl(inputs["traces"], required=("question", "answer", "cot"))[first]
-        summary = run_kd(params, start, inputs["teacher"], out, run, traces, lineage)
+        traces = read_jsonl(ins["traces"], required=("question", "answer", "cot"))[first]
+        summary = run_kd(params, ins["start"], ins["teacher"], out, run, traces, lineage)
     else:
-        rows = read_jsonl(inputs["data"] / "train.jsonl", required=("question", "answer", "cot"))[first]
+        rows = read_jsonl(ins["data"] / "train.jsonl", required=("question", "answer", "cot"))[first]
         if stage == "rl":
             from .train.rl import run_rl
 
-            summary = run_rl(params, start, out, run, rows, lineage)
+            summary = run_rl(params, ins["start"], out, run, rows, lineage)
         else:
             from .train.sft import run_sft
 
-            summary = run_sft(params, start, out, run, rows, lineage, lora=stage == "lora")
-    return summary
+            summary = run_sft(params, ins["start"], out, run, rows, lineage, lora=stage == "lora")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun: one summary line, not one per rank
+        print(json.dumps({k: summary[k] for k in ("global_step", "resumed_from", "train_runtime_s")}))
 
 
-def cmd_eval(args) -> None:
+def body_eval(params, wc, ins, outs, run, args) -> None:
     from .evaluate import run_eval
 
-    params = _params(args)
-    paths = Paths(params)
-    benches = args.bench or params.eval.benchmarks
-    unknown = [b for b in benches if b not in params.datasets]
-    if unknown:
-        raise ValueError(f"unknown benchmark {unknown[0]!r}: not a key of datasets "
-                         f"({sorted(params.datasets)})")
-    model_dir = paths.model(args.model, args.pipeline)
-    _prepare("eval", [model_dir, *(paths.data(b) for b in benches)],
-             [p for b in benches for p in (paths.eval(args.model, args.pipeline, b),
-                                          paths.samples(args.model, args.pipeline, b))], params)
-    for bench in benches:  # one process for all: start-up and imports paid once
-        metrics = run_eval(params, paths.model(args.model, args.pipeline), bench, paths.data(bench),
-                           paths.eval(args.model, args.pipeline, bench),
-                           paths.samples(args.model, args.pipeline, bench))
-        print(json.dumps({k: metrics[k] for k in ("benchmark", "accuracy", "n", "stopped_fraction")}),
-              flush=True)
+    benches = wc.get("bench") or params.eval.benchmarks
+    for bench, data, metrics, samples in zip(benches, ins["data"], outs["metrics"], outs["samples"],
+                                             strict=True):
+        result = run_eval(params, ins["model"], bench, data, metrics.path, samples.path)
+        print(json.dumps({k: result[k] for k in ("benchmark", "accuracy", "n", "stopped_fraction")}),
+              flush=True)  # one process for every benchmark: start-up and imports paid once
 
 
-def cmd_tables(args) -> None:
+def body_tables(params, wc, ins, outs, run, args) -> None:
     from .tables import write_table
 
-    params = _params(args)
-    paths = Paths(params, args.results)
-    for n in args.table or (1, 2, 3):
-        print(write_table(params, paths, n))
+    print(write_table(params, Paths(params, args.results), int(wc["table"])))
 
 
-def cmd_report(args) -> None:
+def body_report(params, wc, ins, outs, run, args) -> None:
     from .report import report_path, write_report
 
-    params = _params(args)
     out = args.out or report_path(params, args.results)
     print(write_report(params, Paths(params, args.results), out, args.params))
+
+
+BODIES = {"data": body_data, "tokenizer": body_tokenizer, "model": body_model,
+          "teacher": body_teacher, "train": body_train, "eval": body_eval, "tables": body_tables,
+          "report": body_report}
+"""Each stage's body: ``(params view, wildcards, inputs, outputs, checkpoint folder, CLI args)``."""
+
+
+def cmd_check(args) -> None:
+    from .stages import unread_keys
+
+    params = args.loaded_params
+    unread = unread_keys(params, args.params)
+    print(json.dumps({"profile": params.profile, "students": params.students,
+                      "pipelines": params.pipelines(), "benchmarks": list(params.eval.benchmarks),
+                      "unread": unread}))
+    for key in unread:
+        print(f"srlm check: warning: {key} is set but read by no stage of this profile",
+              file=sys.stderr)
 
 
 def cmd_plan(args) -> None:
     from .plan import print_plan
 
-    print_plan(_params(args), args.params, args.gpus)
+    print_plan(args.loaded_params, args.params, args.gpus)
 
 
 def cmd_dvc(args) -> None:
     from .dvcgen import dvc_yaml
 
-    print(dvc_yaml(_params(args), args.params), end="")
+    print(dvc_yaml(args.loaded_params, args.params), end="")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,32 +197,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default=os.environ.get("SRLM_PARAMS", "params/paper.yaml"),
                         help="params file (default: $SRLM_PARAMS or params/paper.yaml)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("check", help="validate the params and list the pipelines").set_defaults(fn=cmd_check)
-    p = sub.add_parser("data", help="download or mirror, verify and normalise a dataset")
-    p.add_argument("--dataset", required=True)
-    p.set_defaults(fn=cmd_data)
-    sub.add_parser("tokenizer", help="build the tiny profile's tokenizer").set_defaults(fn=cmd_tokenizer)
-    p = sub.add_parser("model", help="fetch a hub model or build a tiny one into models/NAME/init")
-    p.add_argument("--model", required=True)
-    p.set_defaults(fn=cmd_model)
-    sub.add_parser("teacher", help="teacher traces by rejection sampling").set_defaults(fn=cmd_teacher)
-    p = sub.add_parser("train", help="run the last stage of a pipeline (sft, lora, kd, rl)")
-    p.add_argument("--model", required=True)
-    p.add_argument("--pipeline", required=True)
-    p.set_defaults(fn=cmd_train)
-    p = sub.add_parser("eval", help="evaluate a model on the profile's benchmarks (or --bench B ...)")
-    p.add_argument("--model", required=True)
-    p.add_argument("--pipeline", default=INIT)
-    p.add_argument("--bench", action="append", help="only this benchmark (repeatable)")
-    p.set_defaults(fn=cmd_eval)
-    p = sub.add_parser("tables", help="write results/table{1,2,3}.{csv,md,png}")
-    p.add_argument("--table", type=int, action="append", choices=(1, 2, 3))
-    p.add_argument("--results", type=Path, default=Path("results"))
-    p.set_defaults(fn=cmd_tables)
-    p = sub.add_parser("report", help="write results/PROFILE/report.html (tables, figures, cost)")
-    p.add_argument("--results", type=Path, default=Path("results"))
-    p.add_argument("--out", type=Path, help="default: RESULTS/PROFILE/report.html")
-    p.set_defaults(fn=cmd_report)
+    sub.add_parser("check", help="validate the params, list the pipelines and any key no stage reads"
+                   ).set_defaults(fn=cmd_check)
+    for stage in STAGES.values():  # one subcommand per stage, its wildcards as options
+        p = sub.add_parser(stage.name, help=stage.help)
+        for w in stage.wildcards:
+            if stage.name == "eval" and w == "pipeline":
+                p.add_argument("--pipeline", default=INIT, help=f"default: {INIT} (before training)")
+            else:
+                p.add_argument(f"--{w}", required=True, type=int if w == "table" else str,
+                               choices=(1, 2, 3) if w == "table" else None)
+        if stage.name == "eval":
+            p.add_argument("--bench", action="append", help="only this benchmark (repeatable)")
+        if stage.name in ("tables", "report"):
+            p.add_argument("--results", type=Path, default=Path("results"))
+        if stage.name == "report":
+            p.add_argument("--out", type=Path, help="default: RESULTS/PROFILE/report.html")
+        p.set_defaults(fn=run_stage)
     p = sub.add_parser("plan", help="every job with its estimated time and memory, and the totals")
     p.add_argument("--gpus", type=int, default=1, help="GPUs of the cluster (CPU profile: job slots)")
     p.set_defaults(fn=cmd_plan)

@@ -1,8 +1,8 @@
-"""``dvc.yaml`` from the params: the same graph and commands as the Snakefile, for ``dvc repro``.
+"""``dvc.yaml`` from the params: the jobs of :mod:`srlm.stages`, for ``dvc repro``.
 
-Each stage lists the params sections it depends on (so a change reruns exactly its dependants),
-data and models as cached outputs, checkpoints as persistent uncached outputs (a rerun resumes
-them), metrics and tables uncached (Git-tracked).
+Each stage lists the params keys its code reads (so a change reruns exactly its dependants), data
+and models as cached outputs, checkpoints as persistent uncached outputs (a rerun resumes them),
+metrics and tables uncached (Git-tracked).
 """
 
 from __future__ import annotations
@@ -10,85 +10,48 @@ from __future__ import annotations
 import yaml
 
 from .config import Params, has_key, params_chain
-from .paths import (
-    DATA_SECTIONS,
-    EVAL_SECTIONS,
-    TEACHER_SECTIONS,
-    Paths,
-    model_inputs,
-    model_sections,
-    table_inputs,
-    table_runs,
-    train_inputs,
-    train_launcher,
-    train_sections,
-)
+from .stages import Out, Stage, command, job_name, jobs
+
+CODE = ["srlm"]
+"""Every stage depends on the package's code."""
 
 
-def _stage(cmd: str, deps: list[str], outs: list, chain: list[tuple[str, dict]], keys: list[str],
-           metrics: list[str] | None = None) -> dict:
+def _outs(stage: Stage, params: Params, wc: dict) -> tuple[list, list]:
+    outs, metrics = [], []
+    for value in stage.outputs(params, wc).values():
+        for out in value if isinstance(value, list) else [value]:
+            assert isinstance(out, Out)
+            if out.kind == "metric":
+                metrics.append({str(out.path): {"cache": False}})
+            elif out.kind == "git":
+                outs.append({str(out.path): {"cache": False}})
+            else:
+                outs.append(str(out.path))
+    run = stage.checkpoints(params, wc)
+    if run is not None:
+        outs.append({str(run): {"persist": True, "cache": False}})
+    return outs, metrics
+
+
+def dvc_stage(params: Params, params_file: str, chain: list[tuple[str, dict]], stage: Stage,
+              wc: dict) -> dict:
     """One DVC stage; each params key is listed under every file of the ``extends`` chain that
     sets it (DVC reads params files literally), so an edit in any of them reruns the stage."""
-    params = [{f: [k for k in keys if has_key(raw, k)]} for f, raw in chain]
-    stage = {"cmd": cmd, "deps": sorted(set(deps)), "params": [p for p in params if next(iter(p.values()))],
-             "outs": outs}
+    keys = stage.reads(params, wc)
+    listed = [{f: [k for k in keys if has_key(raw, k)]} for f, raw in chain]
+    outs, metrics = _outs(stage, params, wc)
+    out = {"cmd": command(params, params_file, stage, wc),
+           "deps": sorted({*CODE, *map(str, stage.input_paths(params, wc))}),
+           "params": [p for p in listed if next(iter(p.values()))], "outs": outs}
     if metrics:
-        stage["metrics"] = [{m: {"cache": False}} for m in metrics]
-    return stage
+        out["metrics"] = metrics
+    return out
 
 
 def dvc_yaml(params: Params, params_file: str) -> str:
-    paths = Paths(params)
     chain = params_chain(params_file)
-    srlm = f"srlm --params {params_file}"
-    train = f"{train_launcher(params)} --params {params_file}"
-    code = ["srlm"]
-    stages: dict[str, dict] = {}
-    datasets = {params.train_data, *params.eval.benchmarks}
-    if params.traces.source == "camel":
-        datasets |= {n for n, d in params.datasets.items() if d.kind == "camel"}
-    for name in sorted(datasets):
-        stages[f"data-{name}"] = _stage(
-            f"{srlm} data --dataset {name}", code, [str(paths.data(name))], chain,
-            [f"datasets.{name}", *DATA_SECTIONS])
-    train_data = str(paths.data(params.train_data))
-    if any(m.source == "tiny" for m in params.models.values()):
-        stages["tokenizer"] = _stage(f"{srlm} tokenizer", [*code, train_data],
-                                     [str(paths.tokenizer)], chain, ["tiny.vocab_size"])
-    for name in params.models:
-        deps = [*code, *map(str, model_inputs(params, name).values())]
-        outs = [str(paths.model(name)), {str(paths.run(name)): {"persist": True, "cache": False}}]
-        stages[f"model-{name}"] = _stage(f"{srlm} model --model {name}", deps, outs, chain,
-                                         model_sections(name))
-    teacher_deps = [*code, train_data]
-    if params.traces.source == "camel":
-        teacher_deps += [str(paths.data(n)) for n in datasets if params.datasets[n].kind == "camel"]
-    else:
-        teacher_deps.append(str(paths.model(params.teacher)))
-    stages["teacher"] = _stage(f"{srlm} teacher", teacher_deps, [str(paths.traces)], chain,
-                               TEACHER_SECTIONS,
-                               metrics=[str(paths.traces_report)])
-    for model in params.students:
-        for pipeline in params.pipelines():
-            deps = [*code, *map(str, train_inputs(params, model, pipeline).values())]
-            outs = [str(paths.model(model, pipeline)),
-                    {str(paths.run(model, pipeline)): {"persist": True, "cache": False}}]
-            stages[f"train-{model}-{pipeline}"] = _stage(
-                f"{train} train --model {model} --pipeline {pipeline}", deps, outs, chain,
-                train_sections(pipeline))
-    runs = {run for n in (1, 2, 3) for run in table_runs(params, n)}  # what the tables read
-    benches = params.eval.benchmarks
-    for model, pipeline in sorted(runs):  # one stage per model x pipeline, as in the Snakefile
-        stages[f"eval-{model}-{pipeline}"] = _stage(
-            f"{srlm} eval --model {model} --pipeline {pipeline}",
-            [*code, str(paths.model(model, pipeline)), *(str(paths.data(b)) for b in benches)],
-            [{str(paths.samples(model, pipeline, b)): {"cache": False}} for b in benches], chain,
-            EVAL_SECTIONS, metrics=[str(paths.eval(model, pipeline, b)) for b in benches])
-    for n in (1, 2, 3):
-        deps = [str(p) for p in table_inputs(params, n)]
-        outs = [{str(paths.table(n, ext)): {"cache": False}} for ext in ("csv", "md", "png")]
-        stages[f"table{n}"] = _stage(f"{srlm} tables --table {n}", [*code, *deps], outs,
-                                     chain, ["tables", "models", "profile"])
+    stages = {job_name(stage, wc): dvc_stage(params, params_file, chain, stage, wc)
+              for stage, wc in jobs(params) if stage.name != "report"}
     header = (f"# Generated by `srlm --params {params_file} dvc > dvc.yaml`: do not edit by hand.\n"
-              "# Same commands as the Snakefile; params sections listed per stage.\n")
+              "# The jobs of srlm/stages.py, each with the params keys it reads.\n")
     return header + yaml.safe_dump({"stages": stages}, sort_keys=False, width=110)

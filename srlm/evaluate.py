@@ -1,9 +1,10 @@
 """The eval stage: generate, extract, grade; per-sample JSONL and a metrics JSON with the protocol.
 
-Greedy pass@1 by default; benchmarks listed in ``eval.sampling`` get avg@k over sampled completions
-for each seed, with the spread over seeds. The problem is the unit of the interval: a problem's
-score is its share of right samples, the accuracy their mean over problems, and the 95% Wilson
-interval is taken over the number of problems (conservative for avg@k, the usual one for greedy).
+Greedy pass@1 by default; benchmarks with ``sampling`` (``eval.benchmarks.NAME``) get avg@k over
+sampled completions for each seed, with the spread over seeds. The problem is the unit of the
+interval: a problem's score is its share of right samples, the accuracy their mean over problems,
+and the 95% Wilson interval is taken over the number of problems (conservative for avg@k, the usual
+one for greedy).
 Completions that hit the token limit are counted (``truncated_fraction``) and flagged over
 ``TRUNCATION_FLAG``. GSM8K-style sets also report lm-evaluation-harness's own gsm8k strict-match
 and flexible-extract scores (:mod:`srlm.grading.lmeval`) beside ours.
@@ -18,7 +19,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from .config import Params
+from .config import GSM8K_STYLE, Params
 from .generation import generate, prompt_model
 from .grading import flexible_extract, gold_options, grade, protocol, strict_match
 from .io import read_jsonl, write_json, write_jsonl
@@ -26,7 +27,6 @@ from .models import BASE_PROMPTS, stop_strings
 from .progress import progress
 from .runtime import setup
 
-HASH_STYLE = {"gsm8k", "tinyworld"}
 TRUNCATION_FLAG = 0.05
 """A benchmark where more than this share of completions hit the token limit is flagged."""
 
@@ -62,6 +62,14 @@ def problem_interval(samples: list[dict]) -> tuple[float, float, float, int]:
     return 100 * sum(scores) / max(len(scores), 1), 100 * lo, 100 * hi, len(scores)
 
 
+def gsm8k_graded(params: Params, bench: str) -> bool:
+    """Is this benchmark graded GSM8K-style (lm-eval's strict and flexible scores beside ours)?"""
+    grading = params.eval.benchmarks[bench].grading
+    if grading == "auto":
+        return params.datasets[params.eval.dataset_of(bench)].kind in GSM8K_STYLE
+    return grading == "gsm8k"
+
+
 def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_json: Path,
              out_samples: Path) -> dict:
     device = setup(params)
@@ -75,17 +83,17 @@ def run_eval(params: Params, model_dir: Path, bench: str, data_dir: Path, out_js
     prompted = prompt_model(model_dir, [r["question"] for r in rows], system, shots, base_prompt)
     prompts, meta = prompted.prompts, prompted.meta
     stops = stop_strings(meta["template"])
-    sampling = params.eval.sampling.get(bench)
+    sampling = params.eval.sampling_for(bench)
     runs = [(seed, sampling.k, sampling.temperature, sampling.top_p) for seed in sampling.seeds] \
         if sampling else [(params.seed, 1, 0.0, 1.0)]
-    hash_style = params.datasets[bench].kind in HASH_STYLE
+    hash_style = gsm8k_graded(params, bench)
     samples, per_seed, backend = [], [], "hf"
     for seed, k, temperature, top_p in runs:
         outs, backend = generate(str(model_dir), prompts, device=device, backend=params.eval.backend,
                                  max_new_tokens=params.eval.max_new_tokens,
                                  batch_size=params.eval.batch_size, temperature=temperature,
                                  top_p=top_p, n=k, seed=seed, desc=f"eval {bench} seed {seed}",
-                                 tokenizer=prompted.tokenizer, stop=stops)
+                                 tokenizer=prompted.tokenizer, stop=stops, policy=params.eval)
         correct = 0
         for row, prompt, comps in progress(zip(rows, prompts, outs), f"grade {bench} seed {seed}",
                                            total=len(rows), unit="problem"):

@@ -15,8 +15,55 @@ from .progress import progress
 STATIC_CACHE_MIN_BATCHES = 4
 """A static KV cache makes ``generate`` compile its decoding step once per shape: measured on an
 H200 with a Qwen2.5-0.5B shape (README), the compile costs about 38 s, three batches of plain
-``generate``; after it a batch runs 2.6x faster. So it is used on CUDA for jobs of at least this
-many batches, with one shape for the whole job."""
+``generate``; after it a batch runs 2.6x faster. So by default (``eval.static_cache: long_jobs``) it
+is used on CUDA for calls of at least this many batches, with one shape for the call."""
+MAX_ROW_DOUBLINGS = 3
+"""``eval.batch_memory`` grows a static-cache batch to at most ``2**3 = 8`` times ``batch_size``."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The shape of every batch of a static-cache call: rows (the last batch is filled with copies
+    of its last row) and prompt tokens (left-padded)."""
+
+    rows: int
+    prompt: int
+
+
+def bucket(n: int, multiple: int) -> int:
+    """``n`` rounded up to a multiple of ``multiple`` (0: ``n`` itself)."""
+    return -(-n // multiple) * multiple if multiple > 0 else n
+
+
+def job_shape(longest: int, rows: int, multiple: int, previous: Shape | None = None) -> Shape:
+    """The shape of a call whose longest prompt has ``longest`` tokens: the job's ``previous`` shape
+    when the prompts fit in it (the compiled step is reused), else a longer bucket."""
+    prompt = bucket(longest, multiple)
+    if previous is not None and previous.rows == rows:
+        prompt = max(prompt, previous.prompt)
+    return Shape(rows, prompt)
+
+
+def fit_rows(batch_size: int, row_bytes: int, free_bytes: int, fraction: float) -> int:
+    """``batch_size`` doubled (at most ``MAX_ROW_DOUBLINGS`` times) while that many rows' KV cache
+    (``row_bytes`` each) fits in ``fraction`` of ``free_bytes``; never less than ``batch_size``."""
+    rows = batch_size
+    for _ in range(MAX_ROW_DOUBLINGS):
+        if 2 * rows * row_bytes > fraction * free_bytes:
+            break
+        rows *= 2
+    return rows
+
+
+def kv_bytes_per_token(config, dtype_bytes: int = 2) -> int:
+    """KV-cache bytes a token takes in every layer (keys and values)."""
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    return 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * dtype_bytes
+
+
+_JOB_SHAPES: dict[tuple[str, int], Shape] = {}
+"""``eval.static_cache: always``: the shape each model and token budget has used in this process
+(one evaluation job), so later benchmarks reuse its compiled decoding step."""
 
 
 @dataclass
@@ -37,13 +84,15 @@ def backend_name(requested: str, device: str) -> str:
 def generate_hf(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int,
                 temperature: float = 0.0, top_p: float = 1.0, n: int = 1, seed: int = 0,
                 desc: str = "generate", static_cache: bool = False,
-                stop: Sequence[str] = ()) -> list[list[Completion]]:
+                stop: Sequence[str] = (), shape: Shape | None = None) -> list[list[Completion]]:
     """``n`` completions per prompt; prompts are sorted by length to cut padding. A row ends on
-    eos or on one of the ``stop`` strings (HF's ``stop_strings``); the text is cut before it.
+    eos or on one of the ``stop`` strings (HF's ``stop_strings``); the text is cut before it, and
+    a batch ends when every row has.
 
     ``static_cache`` uses a static KV cache (pays off on CUDA for long jobs; see
-    ``bench/generation.py``). Every batch then has one shape, the job's longest prompt and
-    ``batch_size`` rows (the last batch is filled with copies), so the decoding step compiles once.
+    ``bench/generation.py``). Every batch then has one shape, ``shape`` or else the call's longest
+    prompt and ``batch_size`` rows (the last batch is filled with copies), so the decoding step
+    compiles once.
     """
     import torch
 
@@ -57,20 +106,22 @@ def generate_hf(model, tokenizer, prompts: list[str], max_new_tokens: int, batch
     model.eval()
     jobs = [i for i in order for _ in range(n)]
     tokens = tokenizer(prompts, add_special_tokens=False)["input_ids"]  # once; each batch is padded
-    shape = ({"padding": "max_length", "max_length": max(map(len, tokens))} if static_cache
-             else {"padding": True})
+    if static_cache and shape is None:
+        shape = Shape(batch_size, max(map(len, tokens)))
+    batch_size = shape.rows if shape else batch_size
+    pad = {"padding": "max_length", "max_length": shape.prompt} if shape else {"padding": True}
     for start in progress(range(0, len(jobs), batch_size), desc, unit="batch"):
         idx = jobs[start:start + batch_size]
         rows = [tokens[i] for i in idx]
-        if static_cache:
+        if shape:
             rows += rows[-1:] * (batch_size - len(rows))
-        enc = tokenizer.pad({"input_ids": rows}, return_tensors="pt", **shape).to(device)
+        enc = tokenizer.pad({"input_ids": rows}, return_tensors="pt", **pad).to(device)
         with torch.no_grad():
             gen = model.generate(
                 **enc, max_new_tokens=max_new_tokens, do_sample=sample,
                 temperature=temperature if sample else None, top_p=top_p if sample else None,
                 top_k=None, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
-                cache_implementation="static" if static_cache else None,
+                cache_implementation="static" if shape else None,
                 stop_strings=list(stop) or None, tokenizer=tokenizer if stop else None,
             )
         new = gen[:len(idx), enc["input_ids"].shape[1]:].tolist()
@@ -130,20 +181,46 @@ def loaded_model(model_dir: str, device: str):
     return _loaded(str(model_dir), device, _stamp(model_dir))
 
 
+def static_shape(model, tokenizer, prompts: list[str], n: int, batch_size: int, max_new_tokens: int,
+                 device: str, policy=None, key: str = "") -> Shape | None:
+    """The static-cache shape of a ``generate`` call (None: a dynamic cache), by ``policy`` (an
+    :class:`srlm.config.EvalSpec`; None: the ``long_jobs`` rule with the call's longest prompt).
+    Under ``static_cache: always`` the job keeps one shape per model and token budget."""
+    mode = policy.static_cache if policy is not None else "long_jobs"
+    batches = -(-len(prompts) * n // batch_size)
+    if device != "cuda" or mode == "never" or (mode == "long_jobs" and batches < STATIC_CACHE_MIN_BATCHES):
+        return None
+    longest = max(map(len, tokenizer(prompts, add_special_tokens=False)["input_ids"]))
+    if mode == "long_jobs":
+        return job_shape(longest, batch_size, policy.prompt_multiple if policy is not None else 0)
+    previous = _JOB_SHAPES.get((key, max_new_tokens))
+    rows = previous.rows if previous else batch_size
+    if previous is None and policy.batch_memory:
+        import torch
+
+        cache = bucket(longest, policy.prompt_multiple) + max_new_tokens
+        rows = fit_rows(batch_size, cache * kv_bytes_per_token(model.config), torch.cuda.mem_get_info()[0],
+                        policy.batch_memory)
+    shape = _JOB_SHAPES[key, max_new_tokens] = job_shape(longest, rows, policy.prompt_multiple, previous)
+    return shape
+
+
 def generate(model_dir: str, prompts: list[str], *, device: str, backend: str,
              max_new_tokens: int, batch_size: int, temperature: float = 0.0, top_p: float = 1.0,
              n: int = 1, seed: int = 0, desc: str = "generate", tokenizer=None,
-             stop: Sequence[str] = ()) -> tuple[list[list[Completion]], str]:
+             stop: Sequence[str] = (), policy=None) -> tuple[list[list[Completion]], str]:
     """Generate with the backend the params ask for; returns completions and the backend used.
-    ``stop``: strings that end a completion during generation (the template's, ``stop_strings``)."""
+    ``stop``: strings that end a completion during generation (the template's, ``stop_strings``);
+    ``policy``: the ``eval`` section, whose static-cache settings the HF backend follows."""
     name = backend_name(backend, device)
     if name == "vllm":
         return generate_vllm(model_dir, prompts, max_new_tokens, temperature, top_p, n, seed, stop), name
     model, loaded = loaded_model(model_dir, device)
-    batches = -(-len(prompts) * n // batch_size)
-    static = device == "cuda" and batches >= STATIC_CACHE_MIN_BATCHES
-    return generate_hf(model, tokenizer or loaded, prompts, max_new_tokens, batch_size, temperature, top_p,
-                       n, seed, desc, static_cache=static, stop=stop), name
+    tokenizer = tokenizer or loaded
+    shape = static_shape(model, tokenizer, prompts, n, batch_size, max_new_tokens, device, policy,
+                         str(model_dir))
+    return generate_hf(model, tokenizer, prompts, max_new_tokens, batch_size, temperature, top_p,
+                       n, seed, desc, static_cache=shape is not None, stop=stop, shape=shape), name
 
 
 @dataclass

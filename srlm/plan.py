@@ -1,7 +1,7 @@
 """``srlm plan``: every job of a profile with its estimated time and memory, and the totals.
 
-The jobs and their dependencies are the graph's (the stages of :func:`srlm.dvcgen.dvc_yaml`, the same
-commands as the Snakefile, plus the report). A job's estimate is its benchmark file from a previous
+The jobs and their dependencies are the graph's (:func:`srlm.stages.jobs`, the Snakefile's and
+``dvc.yaml``'s). A job's estimate is its benchmark file from a previous
 run (``{workdir}/benchmarks/``) when there is one, else a measured rate (``bench/rates.yaml``, by
 device) times its work (examples, or completion tokens at their limit: an upper bound). Totals: the
 sum of job times, and the wall time on one GPU and on a SLURM cluster of N GPUs, by list scheduling
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,12 +19,12 @@ import yaml
 
 from .config import Params, TrainSpec, parse_pipeline
 from .cost import read_benchmark
-from .dvcgen import dvc_yaml
 from .io import read_json
 from .paths import Paths
+from .stages import STAGES, job_name, jobs
 
 RATES = Path(__file__).resolve().parents[1] / "bench" / "rates.yaml"
-CPU_RULES = {"data", "tokenizer", "tables", "report"}
+CPU_RULES = {name for name, stage in STAGES.items() if stage.resources == "cpu"}
 
 
 @dataclass
@@ -37,33 +36,24 @@ class Job:
     seconds: float = 0.0
     mem_mb: float = math.nan
     source: str = ""
+    where: str = ""
 
 
 def graph(params: Params, params_file: str) -> list[Job]:
-    """The profile's jobs in graph order, each with the jobs whose outputs it reads."""
-    stages = yaml.safe_load(dvc_yaml(params, params_file))["stages"]
-    jobs, producer = [], {}
-    for name, stage in stages.items():
-        words = shlex.split(stage["cmd"])
-        at = words.index("--params") + 2
-        args = dict(zip(words[at + 1::2], words[at + 2::2]))
-        job = Job(name, words[at], {k.lstrip("-"): v for k, v in args.items()})
-        for out in stage["outs"]:
-            producer[out if isinstance(out, str) else next(iter(out))] = name
-        for dep in stage["deps"]:
-            job.deps |= {p for o, p in producer.items() if dep == o or dep.startswith(o + "/")}
-        jobs.append(job)
-    jobs.append(Job("report", "report", {}, {j.name for j in jobs if j.rule == "tables"}))
-    return jobs
+    """The profile's jobs in graph order (:func:`srlm.stages.jobs`), each with the jobs whose
+    outputs it reads."""
+    out, producer = [], {}
+    for stage, wc in jobs(params):
+        job = Job(job_name(stage, wc), stage.name, dict(wc), where=stage.where(wc))
+        for dep in map(str, stage.input_paths(params, wc)):
+            job.deps |= {n for o, n in producer.items() if dep == o or dep.startswith(o + "/")}
+        producer |= {str(p): job.name for p in stage.output_paths(params, wc)}
+        out.append(job)
+    return out
 
 
 def benchmark_file(paths: Paths, job: Job) -> Path:
-    a, root = job.args, paths.root / "benchmarks"
-    return {"data": root / "data" / f"{a.get('dataset')}.tsv", "tokenizer": root / "tokenizer.tsv",
-            "model": root / "model" / f"{a.get('model')}.tsv", "teacher": root / "teacher.tsv",
-            "train": root / "train" / str(a.get("model")) / f"{a.get('pipeline')}.tsv",
-            "eval": root / "eval" / str(a.get("model")) / f"{a.get('pipeline')}.tsv",
-            "tables": root / f"table{a.get('table')}.tsv", "report": root / "report.tsv"}[job.rule]
+    return paths.root / "benchmarks" / f"{job.where}.tsv"
 
 
 def split_size(params: Params, paths: Paths, dataset: str, split: str, sizes: dict) -> int:
@@ -100,15 +90,16 @@ def work(params: Params, paths: Paths, job: Job, sizes: dict) -> tuple[str, floa
         rows = train_rows
         if stage == "kd":
             tr = params.traces
-            rows = (split_size(params, paths, "camel", "train", sizes) if tr.source == "camel" else
+            rows = (split_size(params, paths, tr.dataset, "train", sizes) if tr.source == "camel" else
                     (tr.n_questions if tr.n_questions > 0 else train_rows) * tr.keep_per_question)
         per_step = t.batch_size * t.grad_accum * gpus
         return "train", _steps(t, rows, per_step) * per_step
     if job.rule == "eval":
         tokens = 0
         for b in params.eval.benchmarks:
-            limit, n = params.eval.limit_for(b), split_size(params, paths, b, "test", sizes)
-            s = params.eval.sampling.get(b)
+            limit = params.eval.limit_for(b)
+            n = split_size(params, paths, params.eval.dataset_of(b), "test", sizes)
+            s = params.eval.sampling_for(b)
             samples = s.k * len(s.seeds) if s else 1
             tokens += (min(limit, n) if limit > 0 else n) * samples * params.eval.max_new_tokens
         return "eval", tokens
@@ -119,14 +110,15 @@ def work(params: Params, paths: Paths, job: Job, sizes: dict) -> tuple[str, floa
     return job.rule, 0
 
 
-def estimate(params: Params, params_file: str) -> list[Job]:
-    """The jobs with their estimated seconds, memory and where each estimate comes from."""
+def estimate(params: Params, params_file: str, overrides: dict | None = None) -> list[Job]:
+    """The jobs with their estimated seconds, memory and where each estimate comes from;
+    ``overrides``: rates (rate key -> rate) replacing bench/rates.yaml's for this device."""
     paths = Paths(params)
     table = yaml.safe_load(RATES.read_text())
     device = "cuda" if params.device == "cuda" else "cpu"
-    rates, sizes = table[device], table["sizes"]
-    jobs = graph(params, params_file)
-    for job in jobs:
+    rates, sizes = {**table[device], **(overrides or {})}, table["sizes"]
+    planned = graph(params, params_file)
+    for job in planned:
         measured = read_benchmark(benchmark_file(paths, job))
         kind = "cpu" if job.rule in CPU_RULES else "gpu"
         requested = params.resources[kind].mem_mb if kind in params.resources else math.nan
@@ -139,7 +131,7 @@ def estimate(params: Params, params_file: str) -> list[Job]:
         job.seconds = rate["seconds"] if "seconds" in rate else rate["startup_s"] + rate["per_unit"] * units
         job.mem_mb = rate["mem_mb"] if rate.get("mem_mb") else requested
         job.source = f"rate: {device}.{key}" + ("" if rate.get("mem_mb") else ", mem requested")
-    return jobs
+    return planned
 
 
 def makespan(params: Params, jobs: list[Job], gpus: int) -> float:

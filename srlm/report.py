@@ -22,7 +22,8 @@ from .config import Params
 from .cost import PREFIX, job_costs
 from .figures import grouped_bars, grpo_curves, loss_curves, method_colours, save, stage_logs
 from .io import read_json, write_text
-from .paths import INIT, Paths, table_runs
+from .paths import INIT, Paths
+from .stages import table_runs
 from .tables import TITLES
 
 CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}

@@ -22,7 +22,8 @@ from . import published
 from .config import Params
 from .cost import PREFIX, cell_cost, is_wall_clock
 from .io import read_json, read_jsonl, write_text
-from .paths import INIT, Paths, table_runs
+from .paths import INIT, Paths
+from .stages import table_runs
 
 PERMUTATIONS = 10_000
 

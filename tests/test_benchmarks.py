@@ -20,7 +20,7 @@ BENCHMARKS = ["gsm8k", "math500", "aime24", "aime25", "amc23", "minerva_math", "
 def bench(tmp_path_factory, mirror) -> dict[str, list[dict]]:
     root = tmp_path_factory.mktemp("bench")
     params = load_params(REPO / "params" / "paper.yaml", {"workdir": str(root), "mirror": str(mirror)})
-    assert params.eval.benchmarks == BENCHMARKS
+    assert list(params.eval.benchmarks) == BENCHMARKS
     out = {}
     for name in BENCHMARKS:
         manifest = run_data(params, name, root / name)

@@ -128,22 +128,6 @@ def test_tinyworld_pretrain_step_weights():
     assert uniform["test"] == rare["test"] and uniform["train"] == rare["train"]
 
 
-def test_tinyworld_compact_working_is_the_same_arithmetic():
-    """``pretrain_compact_fraction``: multi-step working as one compound line with the same value,
-    for about that share of the multi-step pre-training problems; one-step working unchanged."""
-    from srlm.grading import arithmetic_score
-    from srlm.train.tiny import compact_working, pretrain_answers
-
-    assert compact_working("7 + 5 = 12\n12 - 3 = 9\n9 + 4 = 13\n#### 13") == "7 + 5 - 3 + 4 = 13\n#### 13"
-    rows = generate_splits(10, 10, 2000, 3, 20, 3, seed=3)["pretrain"]
-    answers = pretrain_answers(rows, 0.0, seed=1, compact_fraction=0.6)
-    multi = [(r, a) for r, a in answers if r["cot"].count("\n") > 1]
-    compact = [(r, a) for r, a in multi if a.count("\n") == 1]
-    assert 0.5 < len(compact) / len(multi) < 0.7
-    assert all(a == r["cot"] for r, a in answers if r["cot"].count("\n") == 1)
-    assert all(arithmetic_score(a) == 1.0 and a.endswith(f"#### {r['answer']}") for r, a in compact)
-
-
 def test_tinyworld_is_seeded_and_disjoint():
     a = generate_splits(300, 100, 300, 3, 20, 2, seed=3)
     b = generate_splits(300, 100, 300, 3, 20, 2, seed=3)

@@ -51,9 +51,10 @@ def variant(folder: Path, name: str, pipeline: str, procs: int, deepspeed: str |
 def launcher(params: Path, pipeline: str) -> list[str]:
     """The command line the Snakefile runs for this params file's training rule."""
     from srlm.config import load_params
-    from srlm.paths import train_launcher
+    from srlm.stages import STAGES
+    from srlm.stages import launcher as stage_launcher
 
-    line = shlex.split(train_launcher(load_params(params)))
+    line = shlex.split(stage_launcher(load_params(params), STAGES["train"]))
     assert line[0] == "torchrun" and "--nproc_per_node" in line
     return [*line, "--params", str(params), "train", "--model", "base", "--pipeline", pipeline]
 

@@ -21,8 +21,13 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
+from srlm.config import load_params
 from srlm.cost import drop_cost
+from srlm.plan import graph as plan_graph
+from srlm.stages import command, job_name, jobs
+from srlm.view import covered
 
 from .browser import dump_dom, need_chromium, rendered
 from .conftest import REPO, tool_env
@@ -120,6 +125,18 @@ def test_dvc_repro_matches_snakemake_and_remote_round_trip(graph_run, tmp_path):
     assert tree_hashes(root, *cached) == before
     assert "up to date" in sh(["dvc", "status"], root).lower()
 
+    # dvc status names exactly the stages that read a changed key (srlm/stages.py), no others.
+    original = (root / PARAMS).read_text()
+    for key, value in KEY_EDITS:
+        set_key(root, key, value)
+        status = sh(["dvc", "status"], root)
+        changed = set(re.findall(r"^([\w-]+):$", status, re.M))
+        params = load_params(root / PARAMS)
+        expected = {job_name(s, wc) for s, wc in jobs(params) if s.name != "report"
+                    and covered(key, s.reads(params, wc))}
+        assert changed == expected, (key, status)
+        (root / PARAMS).write_text(original)
+
     # One hyperparameter changed: exactly its dependants rerun.
     set_rl_lr(root, "2.0e-4")
     ran = set(re.findall(r"Running stage '([^']+)'", sh(["dvc", "repro"], root)))
@@ -127,15 +144,55 @@ def test_dvc_repro_matches_snakemake_and_remote_round_trip(graph_run, tmp_path):
     assert RL_DEPENDANTS - {"table2", "table3"} <= ran <= RL_DEPENDANTS
 
 
-def test_snakemake_reruns_only_dependants(graph_run, tmp_path):
+KEY_EDITS = [("rl.max_completion_length", 20), ("kd.temperature", 0.5), ("eval.max_new_tokens", 20),
+             ("tiny.vocab_size", 336), ("datasets.gsm8k.revision", "v2")]
+"""Keys of the nano profile changed one at a time: GRPO only, KD only, every evaluation, the CPU
+profile's tokenizer (everything after it), and a key no job of the nano graph reads."""
+
+
+def set_key(root: Path, dotted: str, value) -> None:
+    path = root / PARAMS
+    raw = yaml.safe_load(path.read_text())
+    node = raw
+    *parents, last = dotted.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def predicted(root: Path, key: str) -> tuple[set[str], set[str]]:
+    """From srlm/stages.py: the commands of the jobs that read ``key``, and of those with every job
+    downstream of them."""
+    params = load_params(root / PARAMS)
+    graph = jobs(params)
+    readers = {job_name(s, wc) for s, wc in graph if covered(key, s.reads(params, wc))}
+    deps = {j.name: j.deps for j in plan_graph(params, PARAMS)}
+    rerun = set(readers)
+    while grown := {n for n, d in deps.items() if d & rerun} - rerun:
+        rerun |= grown
+    cmds = {job_name(s, wc): command(params, PARAMS, s, wc) for s, wc in graph}
+    return {cmds[n] for n in readers}, {cmds[n] for n in rerun}
+
+
+def test_snakemake_reruns_exactly_the_readers_of_a_key(graph_run, tmp_path):
+    """A key's change reruns the jobs whose declared reads cover it and what follows them, as
+    srlm/stages.py predicts (the DVC test checks ``dvc status`` against the same prediction)."""
     root = tmp_path / "copy"
     shutil.copytree(graph_run[0], root, symlinks=True)
     assert "Nothing to be done" in snakemake(root, dry=True)
-    set_rl_lr(root, "2.0e-4")
+    original = (root / PARAMS).read_text()
+    for key, value in KEY_EDITS:
+        set_key(root, key, value)
+        dry = snakemake(root, dry=True)
+        ran = set(re.findall(r"(srlm --params \S+ \w+.*?) 2>", dry))
+        assert ran == predicted(root, key)[1], key
+        (root / PARAMS).write_text(original)
+    set_rl_lr(root, "2.0e-4")  # the readers of one hyperparameter, spelled out
     dry = snakemake(root, dry=True)
-    jobs = set(re.findall(r"srlm --params \S+ (\w+) (.*?) 2>", dry))
+    jobs_run = set(re.findall(r"srlm --params \S+ (\w+) (.*?) 2>", dry))
     assert re.search(r"srlm --params \S+ report 2>", dry), "the report does not follow its tables"
-    assert jobs == {
+    assert jobs_run == {
         ("train", "--model base --pipeline rl"), ("train", "--model base --pipeline sft-rl"),
         ("eval", "--model base --pipeline rl"), ("eval", "--model base --pipeline sft-rl"),
         ("tables", "--table 2"), ("tables", "--table 3"),
@@ -154,7 +211,7 @@ def test_slurm_profile_runs_the_graph(slurm, graph_run):
     root, out = graph_run
     assert all((root / table).is_file() for table in TABLES)
     submitted = re.findall(r"submitted with SLURM jobid \d+ \(log: \S+/slurm_logs/rule_(\w+)/", out)
-    assert {"data", "model", "teacher", "train", "eval", "table"} <= set(submitted), submitted
+    assert {"data", "model", "teacher", "train", "eval", "tables"} <= set(submitted), submitted
     assert re.search(r"rule train:(?:\n +.*)*slurm_partition=gpu", out), "training not on the gpu partition"
 
 

@@ -12,8 +12,9 @@ import pytest
 from srlm import published
 from srlm.config import load_params
 from srlm.cost import cell_cost, chain, drop_cost
-from srlm.paths import INIT, Paths, table_runs
+from srlm.paths import INIT, Paths
 from srlm.plan import estimate, graph, makespan
+from srlm.stages import table_runs
 
 from .browser import need_chromium, painted_colours, rendered, screenshot
 from .conftest import REPO

@@ -12,7 +12,6 @@ from pathlib import Path
 from ..config import LoraSpec, Params, TrainSpec
 from ..io import FILES_RECORD, atomic_path, record_files
 from ..models import save_model
-from ..paths import deepspeed_config
 from ..progress import enabled as progress_enabled
 from .resume import last_checkpoint, seal
 
@@ -30,6 +29,16 @@ def _distributed_env() -> None:
         port = sock.getsockname()[1]
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0",
                       WORLD_SIZE="1")
+
+
+def deepspeed_config(params: Params) -> str | None:
+    """The DeepSpeed config the trainers use, chosen by the training rule's GPU count."""
+    dist, gpu = params.distributed, params.resources.get("gpu")
+    if dist.deepspeed and (gpu.gpus if gpu else 0) >= dist.min_gpus:
+        if not Path(dist.deepspeed).is_file():
+            raise FileNotFoundError(f"distributed.deepspeed: {dist.deepspeed} not found")
+        return dist.deepspeed
+    return None
 
 
 def trl_args(spec: TrainSpec, params: Params, run_dir: Path, device: str) -> dict:
@@ -58,7 +67,7 @@ def trl_args(spec: TrainSpec, params: Params, run_dir: Path, device: str) -> dic
         logging_steps=spec.logging_steps,
         report_to=["tensorboard"],
         bf16=spec.bf16 and device == "cuda",
-        activation_checkpointing=spec.activation_checkpointing,
+        gradient_checkpointing=spec.activation_checkpointing,  # activation_checkpointing=: 5.23+
         use_cpu=device == "cpu",
         seed=params.seed,
         data_seed=params.seed,

@@ -37,7 +37,7 @@ def run_kd(params: Params, model_dir: Path, teacher_dir: Path, out_dir: Path, ru
     spec = params.kd.train
     config = GKDConfig(**trl_args(spec, params, run_dir, device), max_length=spec.max_length,
                        temperature=params.kd.temperature, beta=params.kd.beta,
-                       lmbda=params.kd.lmbda, max_new_tokens=params.rl.max_completion_length,
+                       lmbda=params.kd.lmbda, max_new_tokens=params.kd.max_new_tokens,
                        eos_token=IM_END)
     trainer = GKDTrainer(model=model, teacher_model=teacher, args=config,
                          train_dataset=Dataset.from_list(messages), processing_class=tokenizer)

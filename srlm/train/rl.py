@@ -17,7 +17,7 @@ import importlib.util
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..config import Params
+from ..config import Params, RlSpec
 from ..grading import arithmetic_score, grade, has_format
 from ..models import load_model, render_prompt, stop_strings
 from ..runtime import setup
@@ -60,11 +60,74 @@ def use_vllm(setting: bool | str, device: str) -> bool:
     return setting is True or (setting == "auto" and available)
 
 
+def rollout_args(cfg: RlSpec) -> dict:
+    """``GRPOConfig`` fields of the rollout fast paths (docs/gpu.md); TRL's defaults when unset."""
+    return dict(generation_batch_size=cfg.generation_batch_size,
+                cache_implementation=cfg.cache_implementation,
+                pad_to_multiple_of=cfg.train.pad_to_multiple_of,
+                vllm_enable_sleep_mode=cfg.vllm_enable_sleep_mode)
+
+
+def trainer_class(compile_rollouts: bool, bf16_rollouts: bool):
+    """TRL's ``GRPOTrainer``, or one whose HF rollouts compile the decoding step (TRL builds its
+    generation config with ``disable_compile=True``) and run under bf16 autocast on CUDA: the policy
+    stays fp32, only the rollout's matmuls are bf16 (TRL's continuous-batching path, by contrast,
+    casts the live model to bf16, so it is not used)."""
+    import torch
+    from trl import GRPOTrainer
+
+    if not (compile_rollouts or bf16_rollouts):
+        return GRPOTrainer
+
+    class FastRolloutGRPOTrainer(GRPOTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if not self.use_vllm:
+                self.generation_config.disable_compile = not compile_rollouts
+
+        def _generate_single_turn(self, *args, **kwargs):
+            if not bf16_rollouts or self.use_vllm:
+                return super()._generate_single_turn(*args, **kwargs)
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                return super()._generate_single_turn(*args, **kwargs)
+
+    return FastRolloutGRPOTrainer
+
+
+def grpo_trainer(cfg: RlSpec, args: dict, model, tokenizer, data: list[dict], template: str, device: str):
+    """The GRPO trainer of ``cfg`` on prompt/answer rows, with ``args`` (``TrainingArguments``
+    fields); returns it and whether it rolls out with vLLM."""
+    from datasets import Dataset
+    from trl import GRPOConfig
+
+    vllm = use_vllm(cfg.use_vllm, device)
+    funcs, weights = reward_functions(cfg.reward.model_dump(), template)
+    config = GRPOConfig(
+        **args,
+        **rollout_args(cfg),
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        beta=cfg.beta,
+        loss_type=cfg.loss_type,
+        epsilon=cfg.epsilon,
+        scale_rewards=cfg.scale_rewards,
+        reward_weights=weights,
+        use_vllm=vllm,
+        vllm_mode="colocate",
+        vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+        log_completions=False,
+    )
+    cuda = device == "cuda"
+    trainer = trainer_class(cfg.compile_rollouts and cuda, cfg.bf16_rollouts and cuda)(
+        model=model, reward_funcs=funcs, args=config, train_dataset=Dataset.from_list(data),
+        processing_class=tokenizer, peft_config=peft_config(cfg.lora_adapter))
+    return trainer, vllm
+
+
 def run_rl(params: Params, model_dir: Path, out_dir: Path, run_dir: Path, rows: list[dict],
            lineage: list[str]) -> dict:
-    from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
-
     cfg = params.rl
     device = setup(params)
     model, tokenizer, meta = load_model(model_dir, device)
@@ -81,27 +144,7 @@ def run_rl(params: Params, model_dir: Path, out_dir: Path, run_dir: Path, rows: 
             data.append({"prompt": prompt, "answer": r["answer"]})
     if not data:
         raise ValueError(f"rl: every prompt is longer than rl.max_prompt_length={cfg.max_prompt_length}")
-    vllm = use_vllm(cfg.use_vllm, device)
-    funcs, weights = reward_functions(cfg.reward.model_dump(), template)
-    config = GRPOConfig(
-        **trl_args(cfg.train, params, run_dir, device),
-        num_generations=cfg.num_generations,
-        max_completion_length=cfg.max_completion_length,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        beta=cfg.beta,
-        loss_type=cfg.loss_type,
-        epsilon=cfg.epsilon,
-        scale_rewards=cfg.scale_rewards,
-        reward_weights=weights,
-        use_vllm=vllm,
-        vllm_mode="colocate",
-        vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
-        log_completions=False,
-    )
-    trainer = GRPOTrainer(model=model,
-                          reward_funcs=funcs,
-                          args=config, train_dataset=Dataset.from_list(data),
-                          processing_class=tokenizer, peft_config=peft_config(cfg.lora_adapter))
+    trainer, vllm = grpo_trainer(cfg, trl_args(cfg.train, params, run_dir, device), model, tokenizer, data,
+                                 template, device)
     return train_and_save(trainer, run_dir, out_dir, template, lineage,
                           merge_lora=cfg.lora_adapter is not None, rl_prompts=len(data), vllm=vllm)

@@ -10,7 +10,6 @@ All three go through the same ``SFTTrainer`` code path as the paper profile.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 from ..config import Params
@@ -26,32 +25,6 @@ def build_tiny_tokenizer(params: Params, data_dir: Path, out_dir: Path) -> None:
     texts = [f"{PLAIN_TEMPLATE.format(question=r['question'])} {r['cot']}" for r in rows]
     with atomic_dir(out_dir) as tmp:
         build_tokenizer(texts, params.tiny.vocab_size, tmp)
-
-
-def compact_working(cot: str) -> str:
-    """Multi-step working as one compound line: ``7 + 5 = 12 / 12 - 3 = 9`` -> ``7 + 5 - 3 = 9``."""
-    *lines, final = cot.split("\n")
-    operations = [line.split(" = ")[0].split(" ", 1)[1] for line in lines[1:]]  # "- 3" of "12 - 3"
-    lhs = " ".join([lines[0].split(" = ")[0], *operations])
-    return f"{lhs} = {lines[-1].split(' = ')[1]}\n{final}"
-
-
-def pretrain_answers(rows: list[dict], direct_fraction: float, seed: int,
-                     compact_fraction: float = 0.0) -> list[tuple[dict, str]]:
-    """Each pre-training problem with its answer text: the working (one line a step); for a seeded
-    ``direct_fraction`` of them only the final ``#### n``; for a seeded ``compact_fraction`` of the
-    multi-step rest, the working as one compound line (``compact_working``). With no compact
-    fraction the seeded draws are those of ``direct_fraction`` alone, as before that option."""
-    rng = random.Random(seed)
-    out = []
-    for r in rows:
-        if rng.random() < direct_fraction:
-            out.append((r, f"#### {r['answer']}"))
-        elif compact_fraction and rng.random() < compact_fraction and r["cot"].count("\n") > 1:
-            out.append((r, compact_working(r["cot"])))
-        else:
-            out.append((r, r["cot"]))
-    return out
 
 
 def build_tiny_model(params: Params, name: str, data_dir: Path, tokenizer_dir: Path,
@@ -70,10 +43,8 @@ def build_tiny_model(params: Params, name: str, data_dir: Path, tokenizer_dir: P
         model = build_model(tokenizer, arch, params.seed).to(device)
     lineage = [name]
     if spec.template == "plain":
-        texts = [{"text": f"{PLAIN_TEMPLATE.format(question=r['question'])} {answer}{ENDOFTEXT}"}
-                 for r, answer in pretrain_answers(read_jsonl(data_dir / "pretrain.jsonl"),
-                                                   tiny.pretrain_direct_fraction, params.seed,
-                                                   tiny.pretrain_compact_fraction)]
+        texts = [{"text": f"{PLAIN_TEMPLATE.format(question=r['question'])} {r['cot']}{ENDOFTEXT}"}
+                 for r in read_jsonl(data_dir / "pretrain.jsonl")]
         return fit(params, tiny.pretrain, model, tokenizer, texts, run_dir, out_dir, device,
                    "plain", lineage, eos_token=ENDOFTEXT, params_count=model.num_parameters())
     use_chat_eos(tokenizer, model)
