@@ -135,11 +135,29 @@ def generate_hf(model, tokenizer, prompts: list[str], max_new_tokens: int, batch
     return out
 
 
+VLLM_MEMORY = 0.85
+"""Fraction of the GPU's memory the evaluation's (or teacher's) vLLM engine takes."""
+
+
+@functools.lru_cache(maxsize=1)
+def _vllm_engine(model_dir: str, stamp: int):
+    from vllm import LLM
+
+    return LLM(model=model_dir, seed=0, gpu_memory_utilization=VLLM_MEMORY)
+
+
+def vllm_engine(model_dir: str):
+    """One vLLM engine per process and model (a second engine in one process does not fit on the
+    GPU beside the first): an evaluation job generates once per benchmark and seed with it; each
+    request carries its own seed."""
+    return _vllm_engine(str(model_dir), _stamp(model_dir))
+
+
 def generate_vllm(model_dir: str, prompts: list[str], max_new_tokens: int, temperature: float,
                   top_p: float, n: int, seed: int, stop: Sequence[str] = ()) -> list[list[Completion]]:
-    from vllm import LLM, SamplingParams
+    from vllm import SamplingParams
 
-    llm = LLM(model=model_dir, seed=seed)
+    llm = vllm_engine(model_dir)
     tok = llm.get_tokenizer()
     sp = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
                         seed=seed, stop_token_ids=stop_ids(tok), stop=list(stop) or None)

@@ -13,7 +13,9 @@ import yaml
 
 from .config import Params
 
-REFERENCES = Path(__file__).resolve().parents[1] / "references" / "published.yaml"
+REFERENCES = Path("references") / "published.yaml"
+"""Read from the working directory (the project's root, like the params files); a table job lists it
+as an input when it is there."""
 FIELDS = ("model", "pipeline", "benchmark", "score", "method", "source", "protocol")
 
 
@@ -64,7 +66,7 @@ def markdown(rows: list[dict]) -> str:
 
 def table_counterparts(params: Params, runs: list[tuple[str, str]], df) -> list[dict]:
     """The counterparts of a table's cells (``df``: its rows, one per ``runs`` entry, in order); none
-    when the references file is absent (a non-editable install)."""
+    when the working directory has no references file."""
     if not REFERENCES.is_file():
         return []
     data = load_references()

@@ -192,7 +192,8 @@ def table_inputs(params: Params, n: int) -> list[Path]:
 def _table_inputs(params: Params, wc: dict) -> dict[str, list[Path]]:
     from . import published
 
-    return {"runs": table_inputs(params, int(wc["table"])), "references": [published.REFERENCES]}
+    refs = [published.REFERENCES] if published.REFERENCES.is_file() else []
+    return {"runs": table_inputs(params, int(wc["table"])), "references": refs}
 
 
 def _table_outputs(params: Params, wc: dict) -> dict[str, Out]:
@@ -246,9 +247,14 @@ STAGES: dict[str, Stage] = {s.name: s for s in [
 ]}
 
 
+def distils(params: Params) -> bool:
+    """Does a pipeline of the tables distil (so the graph needs the teacher's traces)?"""
+    return any("kd" in parse_pipeline(p) for p in params.pipelines())
+
+
 def datasets_needed(params: Params) -> list[str]:
     names = {params.train_data, *map(params.eval.dataset_of, params.eval.benchmarks)}
-    if params.traces.source == "camel":
+    if distils(params) and params.traces.source == "camel":
         names.add(params.traces.dataset)
     return sorted(names)
 
@@ -259,7 +265,8 @@ def jobs(params: Params) -> list[tuple[Stage, dict]]:
     if any(m.source == "tiny" for m in params.models.values()):
         out.append((STAGES["tokenizer"], {}))
     out += [(STAGES["model"], {"model": m}) for m in _init_order(params)]
-    out.append((STAGES["teacher"], {}))
+    if distils(params):
+        out.append((STAGES["teacher"], {}))
     out += [(STAGES["train"], {"model": m, "pipeline": p})
             for m in params.students for p in params.pipelines()]
     runs = dict.fromkeys(r for n in (1, 2, 3) for r in table_runs(params, n))
@@ -270,11 +277,10 @@ def jobs(params: Params) -> list[tuple[Stage, dict]]:
 
 
 def _init_order(params: Params) -> list[str]:
-    """The models the graph needs (students, table 1's, the teacher when KD or generated traces
-    read it, and the models these start from), each after the one it starts from."""
-    kd = any("kd" in parse_pipeline(p) for p in params.pipelines())
+    """The models the graph needs (students, table 1's, the teacher when a pipeline distils, and the
+    models these start from), each after the one it starts from."""
     needed = [*params.students, *params.tables.table1]
-    if kd or params.traces.source == "generate":
+    if distils(params):  # KD reads the teacher (and generated traces sample it)
         needed.append(params.teacher)
     order: list[str] = []
 

@@ -42,8 +42,10 @@ class ParamsView:
         key = f"{self._prefix}{name}"
         if covered(key, self._reads):
             return value
-        if any(r.startswith(key + ".") for r in self._reads) and isinstance(value, BaseModel | Mapping):
-            return ParamsView(value, self._reads, self._stage, key + ".")
+        if any(r.startswith(key + ".") for r in self._reads):
+            if isinstance(value, BaseModel | Mapping):
+                return ParamsView(value, self._reads, self._stage, key + ".")
+            return value  # an optional section that is unset (None): nothing below it to read
         raise UndeclaredRead(f"stage {self._stage} reads params key {key!r}, which it does not "
                              "declare (srlm/stages.py)")
 

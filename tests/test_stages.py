@@ -159,3 +159,15 @@ def test_train_defaults_are_validated_and_overridden(tmp_path):
     params = load_params(path)
     assert params.sft.full.save_steps == params.kd.train.save_steps == 7
     assert params.rl.train.save_steps == 50  # its own key wins
+    path.write_text(f"extends: {REPO}/params/paper.yaml\ntrain_defaults: {{lr: -1}}\n")
+    with pytest.raises(ParamsError, match="train_defaults.lr: Input should be greater than 0"):
+        load_params(path)  # checked even where every section sets its own
+    paper = _params("params/paper.yaml")
+    assert paper.sft.full.packing == paper.kd.train.packing == "padding_free"
+    assert paper.rl.train.packing is False  # SFT-only settings stay out of GRPO
+
+
+def test_an_unset_optional_section_reads_as_none():
+    params = load_params(REPO / "params/paper.yaml", {"datasets": {"tw": {"kind": "tinyworld"}}})
+    view = STAGES["data"].view(params, {"dataset": "tw"})
+    assert view.tiny is None and view.tinyworld.n_train > 0

@@ -39,7 +39,9 @@ GSM8K_STYLE = {"gsm8k", "tinyworld"}
 
 class EvalSpec(Strict):
     benchmarks: dict[str, BenchmarkSpec]
-    """The benchmarks in table order, each one object; a list of names is short for defaults."""
+    """The benchmarks in table order, each one object. Under ``extends`` a mapping merges into the
+    parent's (to change a benchmark's settings); a list of names replaces it (to choose the
+    benchmarks), each with the defaults."""
     max_new_tokens: int = Field(1024, gt=0)
     batch_size: int = Field(64, gt=0)
     limit: int = -1
@@ -66,7 +68,11 @@ class EvalSpec(Strict):
     @field_validator("benchmarks", mode="before")
     @classmethod
     def _names(cls, value):
-        return {name: {} for name in value} if isinstance(value, list) else value
+        if isinstance(value, list):
+            if len(set(value)) != len(value):
+                raise ValueError(f"a benchmark is listed twice: {value}")
+            return {name: {} for name in value}
+        return value
 
     def limit_for(self, bench: str) -> int:
         limit = self.benchmarks[bench].limit

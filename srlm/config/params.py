@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from .base import Strict, parse_pipeline
 from .evaluation import EvalSpec, TablesSpec
 from .sources import DatasetSpec, ModelSpec, StandinSpec, TinyBuildSpec, TinyWorldSpec
-from .training import KdSpec, RlSpec, SftSpec, TracesSpec, TrainSpec
+from .training import SFT_ONLY, KdSpec, RlSpec, SftSpec, TracesSpec, TrainSpec
 
 
 class Resources(Strict):
@@ -40,7 +40,8 @@ class Params(Strict):
     profile: str
     train_defaults: dict = Field(default_factory=dict)
     """Training settings shared by every training section (``sft.full``, ``kd.train``, ...); a
-    section's own keys override them."""
+    section's own keys override them. SFT-only settings (``packing``, ...) reach SFT-type sections
+    only (not ``rl.train``, nor ``kd.train`` under ``kd.mode: logit``)."""
     seed: int = Field(1234, ge=0, lt=2**32)
     """Seeds every draw of the study (NumPy, PyTorch and the data order take 0 to 2**32 - 1)."""
     workdir: str
@@ -83,10 +84,18 @@ class Params(Strict):
         if unknown:
             raise ValueError(f"train_defaults.{unknown[0]}: unknown key (a TrainSpec field: "
                              f"{', '.join(TrainSpec.model_fields)})")
+        try:  # each value checked here, so an error names train_defaults, not a section
+            TrainSpec.model_validate({"lr": 1.0, **defaults})
+        except ValidationError as err:
+            e = err.errors()[0]
+            raise ValueError(f"train_defaults.{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
         raw = dict(raw)
         for section, key in TRAIN_SPECS:
             if isinstance(raw.get(section), dict) and isinstance(raw[section].get(key), dict):
-                raw[section] = {**raw[section], key: {**defaults, **raw[section][key]}}
+                sft_type = (section, key) != ("rl", "train") and not (
+                    section == "kd" and raw[section].get("mode") == "logit")
+                shared = {k: v for k, v in defaults.items() if sft_type or k not in SFT_ONLY}
+                raw[section] = {**raw[section], key: {**shared, **raw[section][key]}}
         return raw
 
     @model_validator(mode="after")
