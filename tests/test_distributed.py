@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO, tool_env
-from .test_resume import PARAMS, build_base, copy_base, srlm
+from .test_resume import PARAMS, copy_base, shared_base, srlm
 
 STEPS = 16
 SAVE = 4
@@ -105,8 +105,8 @@ def assert_one_set(root: Path, pipeline: str, deepspeed: bool, launches: int = 1
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
-    """The data, tokenizer and base model of tests/test_resume.py's fixture, built the same way."""
-    return build_base(tmp_path_factory.mktemp("dist"))
+    """The data, tokenizer and base model of tests/test_resume.py's fixture (built once for both)."""
+    return shared_base(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_resume import PARAMS, build_base, copy_base, srlm
+from .test_resume import PARAMS, copy_base, copy_sft, shared_base, shared_sft, srlm
 
 W = "work/resume"
 
@@ -48,7 +48,7 @@ def fails(proc: subprocess.CompletedProcess, *needles: str) -> None:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
-    return build_base(tmp_path_factory.mktemp("faults"))
+    return shared_base(tmp_path_factory)
 
 
 @pytest.fixture
@@ -57,13 +57,27 @@ def work(base, tmp_path) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, dict]:
+    """An uninterrupted SFT run of the resume params, made once by the CLI: its folder and summary."""
+    return shared_sft(tmp_path_factory)
+
+
+@pytest.fixture
+def finished(work, trained) -> Path:
+    """``work`` after that SFT run: its model and checkpoints copied in (trained elsewhere, so the
+    tests that start from them also show that a run directory does not depend on its location)."""
+    copy_sft(trained[0], work)
+    return work
+
+
 # --- reruns never change a finished result --------------------------------------------------------
 
-def test_rerun_of_finished_training_gives_the_same_model(work):
+def test_rerun_of_finished_training_gives_the_same_model(finished, trained):
     """Item 1: a rerun (``snakemake -f``, or a kill during the final save) resumes the final
     checkpoint: it must not train past ``max_steps``, and the model must not change."""
-    out = work / W / "models/base/sft"
-    first = last_json(srlm(work, "train", "--model", "base", "--pipeline", "sft"))
+    work, out, first = finished, finished / W / "models/base/sft", trained[1]
+    assert first["resumed_from"] is None  # the first run trained from the start
     reference = tree_bytes(out)
     for _ in range(2):
         shutil.rmtree(out)  # what snakemake -f does before the job
@@ -85,11 +99,11 @@ def test_non_finite_training_stops_naming_stage_and_step(work):
     assert not (work / W / "models/base/sft").exists()
 
 
-def test_mistaken_run_keeps_the_good_checkpoints(work):
+def test_mistaken_run_keeps_the_good_checkpoints(finished):
     """Item 3: good run, a run with wrong params (stopped or not), the good params again: the good
     checkpoints come back and are resumed; nothing was deleted."""
+    work = finished  # after the good run
     out, runs = work / W / "models/base/sft", work / W / "runs/base"
-    srlm(work, "train", "--model", "base", "--pipeline", "sft")
     good = tree_bytes(out)
     wrong = variant(work, "wrong", "sft:\n  full: {lr: 1.0e-1}\n")
     for _ in range(2):  # twice: the second wrong run must not replace the first stale set either
@@ -119,11 +133,11 @@ def test_edited_input_data_is_detected(work):
     fails(proc, "test.jsonl: changed since it was made")
 
 
-def test_truncated_newest_checkpoint_falls_back(work):
+def test_truncated_newest_checkpoint_falls_back(finished):
     """Item 5: a cut-off ``model.safetensors`` in the newest checkpoint: resume from the newest one
     that is whole, say which, and keep the broken one aside; the model is the uninterrupted one."""
+    work = finished
     out, runs = work / W / "models/base/sft", work / W / "runs/base/sft"
-    srlm(work, "train", "--model", "base", "--pipeline", "sft")
     reference = tree_bytes(out)
     shutil.rmtree(out)
     weights = runs / "checkpoint-40/model.safetensors"
@@ -278,14 +292,18 @@ def test_second_training_of_a_stage_is_refused(work):
     assert (work / W / "models/base/sft/model.safetensors").is_file()
 
 
-def test_stale_temporary_output_is_cleaned(work):
-    """Item 15: a kill during the final save leaves ``.NAME.tmp-PID``; the next run removes it."""
-    debris = work / W / "models/base/.sft.tmp-999999999"
+def test_stale_temporary_output_is_cleaned(finished, trained):
+    """Item 15: a kill during the final save leaves ``.NAME.tmp-PID`` (and the final checkpoint); the
+    next run removes it, and its model is the uninterrupted run's."""
+    out = finished / W / "models/base/sft"
+    shutil.rmtree(out)  # the kill came before the rename
+    debris = finished / W / "models/base/.sft.tmp-999999999"
     debris.mkdir(parents=True)
     (debris / "model.safetensors").write_bytes(b"half")
-    srlm(work, "train", "--model", "base", "--pipeline", "sft")
+    srlm(finished, "train", "--model", "base", "--pipeline", "sft")
     assert not debris.exists()
-    assert not list((work / W / "models/base").glob(".*.tmp-*"))
+    assert not list((finished / W / "models/base").glob(".*.tmp-*"))
+    assert tree_bytes(out) == tree_bytes(trained[0] / W / "models/base/sft")
 
 
 # --- SIGKILL at a random point, then a rerun: byte-identical to an uninterrupted run --------------
@@ -339,7 +357,7 @@ def _kill_at_random_point(cwd: Path, params: Path, pipeline: str, runs: Path, ev
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_sigkill_at_a_random_point_then_rerun_is_byte_identical(work, kind):
+def test_sigkill_at_a_random_point_then_rerun_is_byte_identical(work, trained, kind):
     """Must hold: SIGKILL anywhere in each training kind, then a rerun: the same bytes as a run that
     was never interrupted (model, tokenizer, train log, records)."""
     pipeline, extra, every, steps = KINDS[kind]
@@ -348,10 +366,13 @@ def test_sigkill_at_a_random_point_then_rerun_is_byte_identical(work, kind):
         _traces(work)
     out = work / W / "models/base" / pipeline
     runs = work / W / "runs/base" / pipeline
-    srlm(work, "train", "--model", "base", "--pipeline", pipeline, params=params)
-    reference = tree_bytes(out)
-    shutil.rmtree(out)
-    shutil.rmtree(runs)
+    if kind == "sft":  # the resume params themselves: the shared uninterrupted run is the reference
+        reference = tree_bytes(trained[0] / W / "models/base/sft")
+    else:
+        srlm(work, "train", "--model", "base", "--pipeline", pipeline, params=params)
+        reference = tree_bytes(out)
+        shutil.rmtree(out)
+        shutil.rmtree(runs)
     seed = int(os.environ.get("SRLM_FAULT_SEED", time.time_ns() % 10_000))
     what = _kill_at_random_point(work, params, pipeline, runs, every, steps, random.Random(seed))
     if out.exists():  # the kill landed after the atomic rename: the output must then be whole

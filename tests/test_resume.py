@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,17 +41,59 @@ def build_base(cwd: Path) -> Path:
     return cwd
 
 
+def built_once(tmp_path_factory, name: str, make: Callable[[Path], dict]) -> tuple[Path, dict]:
+    """A folder ``make`` fills once per test run, whichever test file (or pytest-xdist worker) asks
+    first; the others wait for it, then read it. ``make`` returns a JSON record kept beside it.
+    Callers copy the folder and never change it."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "built-once"
+    root.mkdir(exist_ok=True)
+    folder, record = root / name, root / f"{name}.json"
+    with open(root / f".{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            record.write_text(json.dumps(make(folder)))
+    return folder, json.loads(record.read_text())
+
+
+def shared_base(tmp_path_factory) -> Path:
+    """:func:`build_base`, built once for the test files that start from it."""
+    return built_once(tmp_path_factory, "resume-base", lambda cwd: {"built": str(build_base(cwd))})[0]
+
+
+def shared_sft(tmp_path_factory) -> tuple[Path, dict]:
+    """One uninterrupted SFT run of the resume settings on :func:`shared_base` (model and checkpoints)
+    and the CLI's summary of it, trained once for the tests that start from a finished training."""
+    def train(cwd: Path) -> dict:
+        copy_base(shared_base(tmp_path_factory), cwd)
+        return json.loads(srlm(cwd, "train", "--model", "base", "--pipeline", "sft")
+                          .stdout.strip().splitlines()[-1])
+
+    return built_once(tmp_path_factory, "resume-sft", train)
+
+
+def copy_sft(trained: Path, dest: Path) -> None:
+    """The finished SFT run of :func:`shared_sft` (its model and run directory), copied into ``dest``."""
+    for rel in ("models/base/sft", "runs/base/sft"):
+        shutil.copytree(trained / "work/resume" / rel, dest / "work/resume" / rel, symlinks=True)
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
-    return build_base(tmp_path_factory.mktemp("resume"))
+    return shared_base(tmp_path_factory)
 
 
 @pytest.mark.parametrize("pipeline,first_ckpt,steps", [("sft", 8, 40), ("rl", 4, 16)])
-def test_kill_then_resume(base, pipeline, first_ckpt, steps):
-    runs = base / "work/resume/runs/base" / pipeline
-    out = base / "work/resume/models/base" / pipeline
+def test_kill_then_resume(base, tmp_path, pipeline, first_ckpt, steps):
+    copy_base(base, tmp_path)
+    runs = tmp_path / "work/resume/runs/base" / pipeline
+    out = tmp_path / "work/resume/models/base" / pipeline
     proc = subprocess.Popen([sys.executable, "-m", "srlm.cli", "--params", str(PARAMS), "train",
-                             "--model", "base", "--pipeline", pipeline], cwd=base,
+                             "--model", "base", "--pipeline", pipeline], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 240
@@ -64,20 +107,20 @@ def test_kill_then_resume(base, pipeline, first_ckpt, steps):
     proc.wait()
     assert not out.exists(), "a killed stage left an output that looks complete"
 
-    done = srlm(base, "train", "--model", "base", "--pipeline", pipeline)
+    done = srlm(tmp_path, "train", "--model", "base", "--pipeline", pipeline)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["resumed_from"] and "checkpoint-" in summary["resumed_from"]
     assert summary["global_step"] == steps
     assert (out / "model.safetensors").exists()
 
 
-def test_changed_params_train_afresh(base, tmp_path):
+def test_changed_params_train_afresh(base, tmp_path, tmp_path_factory):
     """Checkpoints of other params are not resumed: after a hyperparameter change the stage
     trains from its start again (old checkpoints moved aside), so the new table is the new run's."""
     copy_base(base, tmp_path)
+    trained, first = shared_sft(tmp_path_factory)  # a finished run of the params, trained afresh
+    copy_sft(trained, tmp_path)
     model = tmp_path / "work/resume/models/base/sft/model.safetensors"
-    first = json.loads(srlm(tmp_path, "train", "--model", "base", "--pipeline", "sft")
-                       .stdout.strip().splitlines()[-1])
     weights = model.read_bytes()
     params = tmp_path / "lr.yaml"
     params.write_text(f"extends: {PARAMS}\nsft:\n  full: {{lr: 1.0e-3}}\n")

@@ -1,5 +1,7 @@
 """The paper profile's stand-in (params/paper-standin.yaml) as one graph: the real Qwen2.5 tokenizer
-and conventions, the real benchmarks, the CAMEL trace format, every stage, the three tables."""
+and conventions, the real benchmarks, the CAMEL trace format, every stage, the three tables. For one
+student and table 3's longest chain (tests/standin.yaml: the base, whose conventions change with chat
+training; sft-kd-rl)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 from .conftest import REPO, tool_env
 
 PROFILE = "paper-standin"
+PARAMS = REPO / "tests" / "standin.yaml"
 BENCHES = ["gsm8k", "math500", "aime24", "aime25", "amc23", "minerva_math", "olympiadbench"]
 
 
@@ -24,7 +27,7 @@ def graph(tmp_path_factory, mirror) -> Path:
         os.symlink(REPO / name, root / name)
     targets = [f"results/{PROFILE}/table{n}.csv" for n in (1, 2, 3)]
     proc = subprocess.run(["snakemake", "--cores", "2", *targets, "--config",
-                           f"params=params/{PROFILE}.yaml"], cwd=root, capture_output=True, text=True,
+                           f"params={PARAMS}"], cwd=root, capture_output=True, text=True,
                           env=tool_env(SRLM_MIRROR=str(mirror)))
     assert proc.returncode == 0, proc.stderr[-5000:]
     return root
@@ -48,7 +51,7 @@ def test_every_stage_ran_on_the_qwen_conventions(graph):
     work = graph / "work" / PROFILE
     t2, t3 = (pd.read_csv(graph / f"results/{PROFILE}/table{n}.csv") for n in (2, 3))
     assert set(t2["pipeline"]) == {"none", "sft", "lora", "kd", "rl"}
-    assert set(t3["pipeline"]) == {"none", "sft-rl", "kd-rl", "sft-kd-rl"}
+    assert set(t3["pipeline"]) == {"none", "sft-kd-rl"}
     base, inst = (json.loads((work / f"models/{m}/init/tokenizer_config.json").read_text())
                   for m in ("base", "instruct"))
     assert base["eos_token"] == "<|endoftext|>" and inst["eos_token"] == "<|im_end|>"
@@ -62,5 +65,8 @@ def test_every_stage_ran_on_the_qwen_conventions(graph):
     sft_gen = json.loads((work / "models/base/sft/generation_config.json").read_text())
     assert sft_tok["eos_token"] == "<|im_end|>"  # chat-trained base: stops on <|im_end|> or <|endoftext|>
     assert sft_gen["eos_token_id"] == [151645, 151643]
-    rl_log = json.loads((work / "models/instruct/rl/train_log.json").read_text())
-    assert rl_log["global_step"] == 2 and any("frac_reward_zero_std" in h for h in rl_log["log_history"])
+    for rl in ("rl", "sft-kd-rl"):  # GRPO with the base's plain prompt, and with the chat template
+        rl_log = json.loads((work / f"models/base/{rl}/train_log.json").read_text())
+        assert rl_log["global_step"] == 2 and any("frac_reward_zero_std" in h for h in rl_log["log_history"])
+    chain = json.loads((work / "models/base/sft-kd-rl/srlm_model.json").read_text())
+    assert chain["lineage"] == ["base", "sft", "kd", "rl"] and chain["template"] == "chat"
